@@ -1,0 +1,113 @@
+"""Frozen value objects passed between pipeline stages.
+
+These are plain dataclasses: no I/O, no database classes, no library objects. Storage
+converts its rows into these before they leave `storage/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the pipeline needs to know about a stored feed before fetching it."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one successful HTTP exchange (2xx with a body, or 304)."""
+
+    url: str
+    final_url: str
+    status: int
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """One entry as the parser found it: HTML not yet reduced to text, dates in UTC."""
+
+    guid: str | None
+    link: str | None
+    title: str | None
+    summary_html: str | None
+    content_html: str | None
+    author: str | None
+    categories: tuple[str, ...] = ()
+    published: datetime | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document; `warning` is set when the document was partly broken."""
+
+    title: str | None
+    link: str | None
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryData:
+    """A normalised entry, ready to store and to match."""
+
+    entry_key: str
+    link: str | None
+    canonical_url: str | None
+    title: str
+    summary: str
+    content: str
+    author: str
+    categories: tuple[str, ...]
+    published: datetime | None
+    updated: datetime | None
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    """What one poll did to one feed, for the summary a user reads."""
+
+    name: str
+    status: str  # "fetched" | "not_modified" | "failed"
+    new_entries: int = 0
+    updated_entries: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollSummary:
+    """The result of polling a batch of feeds."""
+
+    outcomes: tuple[FeedOutcome, ...] = field(default_factory=tuple)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def new_entries(self) -> int:
+        return sum(o.new_entries for o in self.outcomes)
+
+    @property
+    def updated_entries(self) -> int:
+        return sum(o.updated_entries for o in self.outcomes)
+
+    @property
+    def failures(self) -> tuple[FeedOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
