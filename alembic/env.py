@@ -8,11 +8,11 @@ SQLite migrations run in batch mode so that later ALTERs work there too.
 import os
 from pathlib import Path
 
-from alembic import context
 from sqlalchemy import text
 
 from aggregator.storage import models
 from aggregator.storage.engine import make_engine, normalize_url
+from alembic import context
 
 # An arbitrary constant: the key of the advisory lock that lets several instances start at once.
 PG_MIGRATION_LOCK = 7_311_004_211
@@ -35,6 +35,10 @@ def run_migrations() -> None:
     engine = make_engine(_url())
     with engine.connect() as connection:
         is_pg = connection.dialect.name == "postgresql"
+        if connection.dialect.name == "sqlite":
+            # Batch mode recreates tables; foreign key checks would fire on the copy.
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            connection.commit()
         if is_pg:
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PG_MIGRATION_LOCK})
             connection.commit()
