@@ -89,6 +89,7 @@ class FeedOutcome:
     new_entries: int = 0
     updated_entries: int = 0
     error: str | None = None
+    matches: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,5 +110,63 @@ class PollSummary:
         return sum(o.updated_entries for o in self.outcomes)
 
     @property
+    def matches(self) -> int:
+        return sum(o.matches for o in self.outcomes)
+
+    @property
     def failures(self) -> tuple[FeedOutcome, ...]:
         return tuple(o for o in self.outcomes if o.status == "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    """One term that hit, the field it hit in, and the text around it."""
+
+    field: str
+    term: str
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """A watchlist that matched an entry: the terms that hit and where."""
+
+    watchlist: str
+    terms: tuple[str, ...]
+    highlights: tuple[Highlight, ...]
+
+    @property
+    def snippet(self) -> str:
+        return self.highlights[0].snippet if self.highlights else ""
+
+
+@dataclass(frozen=True, slots=True)
+class StorySource:
+    feed: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStory:
+    id: str
+    title: str
+    url: str | None
+    published: datetime | None
+    feed_name: str
+    feed_url: str
+    sources: tuple[StorySource, ...]
+    snippet: str
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a channel needs to deliver one alert; `delivery_id` is stable across retries."""
+
+    delivery_id: str
+    channel: str
+    watchlist: str
+    matched: tuple[str, ...]
+    highlights: tuple[Highlight, ...]
+    story: AlertStory
+    created_at: datetime

@@ -71,3 +71,64 @@ class Entry(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     first_seen_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     last_changed_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    story_id: int | None = Field(
+        default=None, sa_type=_ID, foreign_key="stories.id", ondelete="SET NULL", index=True
+    )
+
+
+class Story(SQLModel, table=True):
+    """One piece of news across feeds; for now, one canonical URL (or one lone entry)."""
+
+    __tablename__ = "stories"
+
+    id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
+    canonical_url: str | None = Field(default=None, max_length=2048, unique=True)
+    title: str = Field(default="", sa_type=Text)
+    url: str | None = Field(default=None, sa_type=Text)
+    feed_id: int = Field(sa_type=_ID, foreign_key="feeds.id", ondelete="CASCADE")
+    published: datetime | None = _utc()
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+
+
+class Match(SQLModel, table=True):
+    """A watchlist matched a story; at most one per (watchlist, story), whatever the sources."""
+
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("watchlist", "story_id"),)
+
+    id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
+    watchlist: str = Field(max_length=200)
+    story_id: int = Field(sa_type=_ID, foreign_key="stories.id", ondelete="CASCADE", index=True)
+    entry_id: int | None = Field(
+        default=None, sa_type=_ID, foreign_key="entries.id", ondelete="SET NULL"
+    )
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    highlights: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per (match, channel), written with the match, sent later.
+
+    `id` is the stable delivery id (the webhook-id); retries reuse it.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("match_id", "channel"),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    match_id: int = Field(sa_type=_ID, foreign_key="matches.id", ondelete="CASCADE", index=True)
+    channel: str = Field(max_length=200)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    delivered_at: datetime | None = _utc()
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _utc()
