@@ -9,8 +9,6 @@ as a FetchError. This module must not parse, store or decide schedules.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from aggregator.errors import FetchError
+from aggregator.netpolicy import AddressRefused, check_host, is_public
 from aggregator.types import FeedState, FetchResult
 
 ACCEPT = (
@@ -37,34 +36,22 @@ class FetchLimits:
     max_connections: int = 64
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global
-
-
 async def _check_host(request: httpx.Request) -> None:
     """Refuse URLs whose host resolves to loopback, private or link-local addresses."""
-    host = request.url.host
     if request.url.scheme not in ("http", "https"):
         raise FetchError(f"refused non-HTTP URL scheme {request.url.scheme!r}")
+    default_port = 443 if request.url.scheme == "https" else 80
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, request.url.port or 443, type=socket.SOCK_STREAM
-        )
-    except OSError as exc:
-        raise FetchError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
-    for info in infos:
-        if not _is_public(str(info[4][0])):
-            raise FetchError(f"refused {host}: it resolves to a non-public address {info[4][0]}")
+        await check_host(request.url.host, request.url.port or default_port)
+    except AddressRefused as exc:
+        raise FetchError(str(exc)) from exc
 
 
 async def _check_peer(response: httpx.Response) -> None:
     """Check the address actually connected to, which DNS may have changed meanwhile."""
     stream = response.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None
-    if peer and not _is_public(str(peer[0])):
+    if peer and not is_public(str(peer[0])):
         await response.aclose()
         raise FetchError(f"refused connection to non-public address {peer[0]}")
 

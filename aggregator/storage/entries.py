@@ -71,7 +71,13 @@ def store_entries(
     for data in unique:
         row = existing.get(data.entry_key)
         if row is None:
-            row = Entry(feed_id=feed_id, entry_key=data.entry_key, first_seen_at=now)
+            row = Entry(
+                feed_id=feed_id,
+                entry_key=data.entry_key,
+                content_hash=data.content_hash,
+                first_seen_at=now,
+                last_changed_at=now,
+            )
             _apply(row, data, now)
             session.add(row)
             touched.append((row, data, False))

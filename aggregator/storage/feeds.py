@@ -163,7 +163,7 @@ def feed_rows(session: Session) -> list[FeedRow]:
             next_poll_at=f.next_poll_at,
             consecutive_errors=f.consecutive_errors,
             last_error=f.last_error,
-            entries=int(counts.get(f.id, 0)),
+            entries=int(counts.get(f.id or 0, 0)),
         )
         for f in feeds
     ]

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from aggregator.storage.models import Delivery, Feed, Match, Story
 from aggregator.storage.stories import story_sources
+from aggregator.storage.upsert import insert_ignoring_conflicts
 from aggregator.types import Alert, AlertStory, Highlight, MatchResult
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -30,10 +30,7 @@ def new_delivery_id() -> str:
 def _insert_match(session: Session, values: dict[str, object]) -> int | None:
     """Insert unless (watchlist, story) already matched; returns the new id or None."""
     table = Match.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    stmt = insert_ignoring_conflicts(session, table, values)
     row = session.execute(stmt.returning(table.c.id)).first()
     return None if row is None else int(row[0])
 

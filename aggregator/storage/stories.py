@@ -9,23 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from aggregator.storage.models import Entry, Feed, Story
+from aggregator.storage.upsert import insert_ignoring_conflicts
 from aggregator.types import EntryData, StorySource
-
-
-def _insert_ignoring_conflicts(session: Session, values: dict[str, object]) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = postgresql.insert(Story).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(Story).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(Story).values(**values)  # type: ignore[assignment]
-    session.execute(stmt)
 
 
 def assign_story(
@@ -49,7 +37,9 @@ def assign_story(
         assert story.id is not None
         story_id = story.id
     else:
-        _insert_ignoring_conflicts(session, {**values, "canonical_url": data.canonical_url})
+        table = Story.__table__  # type: ignore[attr-defined]
+        values["canonical_url"] = data.canonical_url
+        session.execute(insert_ignoring_conflicts(session, table, values))
         found = session.exec(
             select(Story.id).where(Story.canonical_url == data.canonical_url)
         ).one()

@@ -1,0 +1,236 @@
+"""Command-line interface: argument parsing and printed output; thin by design.
+
+Each command loads the settings once, hands them to the daemon, pipeline or storage, and
+turns the result into text and an exit code. No business logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from aggregator import __version__
+from aggregator.alerts.channels import build_channels
+from aggregator.alerts.dispatch import Dispatcher, DispatchReport
+from aggregator.alerts.sample import sample_alert
+from aggregator.daemon import default_instance_id, run_daemon
+from aggregator.errors import AggregatorError, ConfigErrors, DeliveryError
+from aggregator.pipeline import Poller
+from aggregator.settings import Settings, load_settings, resolve_config_dir
+from aggregator.storage import feeds as feed_store
+from aggregator.storage import outbox
+from aggregator.storage.db import Database
+from aggregator.types import Alert, PollSummary
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aggregator", description="Feed alerting daemon.")
+    parser.add_argument("--version", action="version", version=f"aggregator {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="DIR",
+        help="config directory (default: $AGGREGATOR_CONFIG, else ./config)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    poll = sub.add_parser("poll", parents=[common], help="poll every (or the named) feed once")
+    poll.add_argument("--feed", action="append", metavar="NAME", help="only this feed")
+    poll.add_argument(
+        "--deliver-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for pending alerts to be delivered (default 30)",
+    )
+    sub.add_parser("run", parents=[common], help="run the daemon")
+    test = sub.add_parser("send-test", parents=[common], help="send a sample alert")
+    test.add_argument("channel", metavar="CHANNEL", help="channel name from aggregator.toml")
+    sub.add_parser("check", parents=[common], help="validate the config")
+    sub.add_parser("feeds", parents=[common], help="show feeds and their state")
+    db = sub.add_parser("db", parents=[common], help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", parents=[common], help="apply migrations")
+    return parser
+
+
+def _setup_logging(settings_level: str, verbose: bool) -> None:
+    level = logging.DEBUG if verbose else getattr(logging, settings_level.upper(), logging.INFO)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    return load_settings(resolve_config_dir(args.config, os.environ), os.environ)
+
+
+def _open_db(settings: Settings) -> Database:
+    db = Database(settings.storage.url)
+    db.migrate()
+    return db
+
+
+def _print_summary(summary: PollSummary) -> None:
+    print(
+        f"{len(summary.outcomes)} feeds: {summary.count('fetched')} fetched, "
+        f"{summary.count('not_modified')} not modified, {summary.count('failed')} failed; "
+        f"{summary.new_entries} new entries, {summary.updated_entries} updated"
+    )
+    for failure in summary.failures:
+        print(f"  FAILED {failure.name}: {failure.error}")
+
+
+def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    known = {f.name for f in settings.feeds}
+    unknown = [n for n in args.feed or [] if n not in known]
+    if unknown:
+        print(f"unknown feed(s): {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    db = _open_db(settings)
+    poller = Poller(settings, db)
+    try:
+        poller.reconcile()
+        summary, report = asyncio.run(_poll_and_deliver(poller, args.feed, args.deliver_timeout))
+        with db.transaction() as session:
+            pending = outbox.count_by_status(session).get(outbox.PENDING, 0)
+    finally:
+        poller.close()
+        db.dispose()
+    _print_summary(summary)
+    print(
+        f"alerts: {summary.matches} new matches; {report.delivered} deliveries sent, "
+        f"{report.retried} to retry, {report.failed} failed; {pending} pending"
+    )
+    return EXIT_OK
+
+
+async def _poll_and_deliver(
+    poller: Poller, names: list[str] | None, deliver_timeout: float
+) -> tuple[PollSummary, DispatchReport]:
+    summary = await poller.poll(poller.active(names))
+    settings = poller.settings
+    channels = build_channels(settings.channels, settings.http.allow_private_networks)
+    dispatcher = Dispatcher(poller.db, channels, settings.alerts.max_age, default_instance_id())
+    try:
+        deadline = asyncio.get_running_loop().time() + deliver_timeout
+        report = await dispatcher.drain(deadline)
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
+    return summary, report
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(run_daemon(settings))
+
+
+def cmd_send_test(args: argparse.Namespace, settings: Settings) -> int:
+    if args.channel not in {c.name for c in settings.channels}:
+        print(f"unknown channel: {args.channel}", file=sys.stderr)
+        return EXIT_USAGE
+    alert = sample_alert(args.channel)
+    try:
+        asyncio.run(_send_one(settings, alert))
+    except DeliveryError as exc:
+        print(f"NOT delivered to {args.channel}: {exc}")
+        return EXIT_ERROR
+    print(f"delivered a test alert to {args.channel} (delivery id {alert.delivery_id})")
+    return EXIT_OK
+
+
+async def _send_one(settings: Settings, alert: Alert) -> None:
+    channels = build_channels(settings.channels, settings.http.allow_private_networks)
+    try:
+        await channels[alert.channel].send(alert)
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    print(
+        f"config OK: {len(settings.feeds)} feeds, {len(settings.watchlists)} watchlists, "
+        f"{len(settings.channels)} channels"
+    )
+    return EXIT_OK
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    db = _open_db(settings)
+    try:
+        with db.transaction() as session:
+            rows = feed_store.feed_rows(session)
+    finally:
+        db.dispose()
+    header = ("NAME", "STATUS", "LAST FETCH", "NEXT POLL", "ENTRIES", "LAST ERROR")
+    table = [header] + [
+        (
+            r.name,
+            "never"
+            if r.last_status is None and not r.last_error
+            else ("error" if r.consecutive_errors else "ok")
+            + (f" {r.last_status}" if r.last_status else ""),
+            _when(r.last_fetched_at),
+            _when(r.next_poll_at),
+            str(r.entries),
+            (r.last_error or "")[:80],
+        )
+        for r in rows
+    ]
+    print(_table(table))
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    _open_db(settings).dispose()
+    print("database is at the latest schema")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "poll": cmd_poll,
+    "run": cmd_run,
+    "send-test": cmd_send_test,
+    "check": cmd_check,
+    "feeds": cmd_feeds,
+    "db": cmd_db,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _load(args)
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            print(f"config error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    _setup_logging(settings.log_level, args.verbose)
+    try:
+        return COMMANDS[args.command](args, settings)
+    except AggregatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,225 @@
+"""The long-running service: scheduled jobs, config reload, signals, graceful stop.
+
+APScheduler 3.x runs three fixed jobs on the asyncio loop: poll the feeds that are due,
+deliver pending alerts, and look for config edits. It never stores one job per feed:
+`next_poll_at` in the database says which feeds are due. A bad config edit keeps the
+previous config running. This module wires parts together; it makes no decisions about
+content, schedules or retries itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import replace
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from aggregator.alerts.channels import Channel, build_channels
+from aggregator.alerts.dispatch import Dispatcher
+from aggregator.errors import AggregatorError, ConfigErrors
+from aggregator.pipeline import Poller
+from aggregator.settings import Settings, load_settings
+from aggregator.storage.db import Database
+
+log = logging.getLogger(__name__)
+CONFIG_FILES = ("aggregator.toml", "feeds.toml", "watchlists.toml")
+POLL_CHECK_SECONDS = 2.0
+RELOAD_CHECK_SECONDS = 2.0
+STOP_GRACE_SECONDS = 7.0
+
+
+def default_instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sd_notify(message: str) -> None:
+    """Tell systemd (Type=notify) about our state; a no-op outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(message.encode(), address)
+
+
+def config_stamp(config_dir: Path) -> tuple[float, ...]:
+    stamps = []
+    for name in CONFIG_FILES:
+        try:
+            stamps.append((config_dir / name).stat().st_mtime_ns)
+        except OSError:
+            stamps.append(-1)
+    return tuple(stamps)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, instance_id: str | None = None) -> None:
+        self.settings = settings
+        self.instance_id = instance_id or default_instance_id()
+        self.db = Database(settings.storage.url)
+        self.stop_event = asyncio.Event()
+        self.deliver_now = asyncio.Event()
+        self._stamp = config_stamp(settings.config_dir)
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._apply(settings)
+
+    def _apply(self, settings: Settings) -> None:
+        self.settings = settings
+        self.poller = Poller(settings, self.db)
+        self.channels: dict[str, Channel] = build_channels(
+            settings.channels, settings.http.allow_private_networks
+        )
+        self.dispatcher = Dispatcher(
+            self.db, self.channels, settings.alerts.max_age, self.instance_id
+        )
+        self.poller.reconcile()
+
+    async def _tracked(self, job: Callable[[], Awaitable[None]]) -> None:
+        if self.stop_event.is_set():
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await job()
+        except AggregatorError as exc:
+            log.error("%s", exc)
+        finally:
+            self._tasks.discard(task)
+
+    async def poll_due(self) -> None:
+        poller = self.poller
+        due = await asyncio.to_thread(poller.due, self.settings.polling.concurrency * 4)
+        if not due:
+            return
+        summary = await poller.poll(due)
+        log.info(
+            "polled %d feeds: %d fetched, %d not modified, %d failed, %d new entries, %d matches",
+            len(summary.outcomes),
+            summary.count("fetched"),
+            summary.count("not_modified"),
+            summary.count("failed"),
+            summary.new_entries,
+            summary.matches,
+        )
+        if summary.matches:
+            await self.deliver()
+
+    async def deliver(self) -> None:
+        await self.dispatcher.run_once(self.stop_event)
+
+    def reload(self, reason: str) -> None:
+        self._stamp = config_stamp(self.settings.config_dir)
+        try:
+            settings = load_settings(self.settings.config_dir, os.environ)
+        except ConfigErrors as exc:
+            for error in exc.errors:
+                log.error(
+                    "config reload (%s) rejected, keeping the running config: %s", reason, error
+                )
+            return
+        if settings.storage.url != self.settings.storage.url:
+            log.warning("config reload: storage.url changed; restart to use the new database")
+            settings = _with_storage(settings, self.settings)
+        old_poller, old_channels = self.poller, self.channels
+        try:
+            self._apply(settings)
+        except AggregatorError as exc:
+            log.error("config reload (%s) failed, keeping the running config: %s", reason, exc)
+            return
+        old_poller.parse_pool.shutdown(wait=False)
+        for channel in old_channels.values():
+            asyncio.get_running_loop().create_task(channel.aclose())
+        log.info(
+            "config reloaded (%s): %d feeds, %d watchlists, %d channels",
+            reason,
+            len(settings.feeds),
+            len(settings.watchlists),
+            len(settings.channels),
+        )
+
+    async def check_reload(self) -> None:
+        if config_stamp(self.settings.config_dir) != self._stamp:
+            self.reload("files changed")
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, sig.name)
+        loop.add_signal_handler(signal.SIGHUP, self.reload, "SIGHUP")
+
+    def _request_stop(self, name: str) -> None:
+        log.info("%s received: stopping", name)
+        self.stop_event.set()
+
+    def _scheduler(self) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        jobs = (
+            ("poll", self.poll_due, POLL_CHECK_SECONDS),
+            ("deliver", self.deliver, self.settings.alerts.deliver_interval.total_seconds()),
+            ("reload", self.check_reload, RELOAD_CHECK_SECONDS),
+        )
+        for name, job, seconds in jobs:
+            scheduler.add_job(
+                self._tracked,
+                "interval",
+                args=[job],
+                seconds=seconds,
+                id=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        return scheduler
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop)
+        scheduler = self._scheduler()
+        scheduler.start()
+        await asyncio.gather(self._tracked(self.poll_due), self._tracked(self.deliver))
+        sd_notify("READY=1")
+        log.info(
+            "aggregator running as %s: %d feeds, %d watchlists, %d channels",
+            self.instance_id,
+            len(self.settings.feeds),
+            len(self.settings.watchlists),
+            len(self.settings.channels),
+        )
+        await self.stop_event.wait()
+        sd_notify("STOPPING=1")
+        scheduler.shutdown(wait=False)
+        await self._stop_in_flight()
+        return 0
+
+    async def _stop_in_flight(self) -> None:
+        tasks = list(self._tasks)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS / 2)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS / 2)
+        for channel in self.channels.values():
+            with suppress(Exception):
+                await channel.aclose()
+        self.poller.parse_pool.shutdown(wait=False, cancel_futures=True)
+        self.poller.db_pool.shutdown(wait=True)
+        self.db.dispose()
+        log.info("stopped")
+
+
+def _with_storage(new: Settings, old: Settings) -> Settings:
+    return replace(new, storage=old.storage)
+
+
+async def run_daemon(settings: Settings) -> int:
+    Database(settings.storage.url).migrate()
+    return await Daemon(settings).run()

@@ -1,0 +1,51 @@
+"""Which watchlists fire for an entry, and through which channels: pure.
+
+Compiles the configured watchlists into one matcher once per settings snapshot, then for
+each entry returns the matches whose tag filter admits the entry's feed, paired with the
+watchlist's channels. No I/O, no storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aggregator.match.matcher import Matcher, WatchlistSpec
+from aggregator.settings import WatchlistSettings
+from aggregator.types import EntryData, MatchResult
+
+
+def entry_fields(entry: EntryData) -> dict[str, str]:
+    return {
+        "title": entry.title,
+        "summary": entry.summary,
+        "content": entry.content,
+        "author": entry.author,
+        "categories": "\n".join(entry.categories),
+    }
+
+
+@dataclass(frozen=True)
+class Route:
+    match: MatchResult
+    channels: tuple[str, ...]
+
+
+class WatchRules:
+    """The compiled watchlists of one config snapshot."""
+
+    def __init__(self, watchlists: Sequence[WatchlistSettings]) -> None:
+        self._watchlists = {w.name: w for w in watchlists}
+        self._matcher = Matcher.compile([WatchlistSpec(w.name, tuple(w.any)) for w in watchlists])
+
+    def routes(self, entry: EntryData, feed_tags: Sequence[str]) -> list[Route]:
+        if not self._watchlists:
+            return []
+        tags = set(feed_tags)
+        found = []
+        for match in self._matcher.match(entry_fields(entry)):
+            watchlist = self._watchlists[match.watchlist]
+            if watchlist.tags and not tags.intersection(watchlist.tags):
+                continue
+            found.append(Route(match, tuple(watchlist.channels)))
+        return found
