@@ -26,6 +26,7 @@ from aggregator.alerts.dispatch import Dispatcher
 from aggregator.errors import AggregatorError, ConfigErrors
 from aggregator.pipeline import Poller
 from aggregator.settings import Settings, load_settings
+from aggregator.storage import outbox
 from aggregator.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,17 @@ class Daemon:
             )
         return scheduler
 
+    def _recover(self) -> None:
+        """SQLite runs one instance, so any lease left behind is from a crashed run."""
+        if self.db.is_sqlite:
+            with self.db.transaction() as session:
+                released = outbox.release_all(session)
+            if released:
+                log.info("released %d deliveries claimed by a previous run", released)
+
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._recover)
         self._install_signals(loop)
         scheduler = self._scheduler()
         scheduler.start()

@@ -10,19 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aggregator.match import entry_fields
 from aggregator.match.matcher import Matcher, WatchlistSpec
 from aggregator.settings import WatchlistSettings
 from aggregator.types import EntryData, MatchResult
-
-
-def entry_fields(entry: EntryData) -> dict[str, str]:
-    return {
-        "title": entry.title,
-        "summary": entry.summary,
-        "content": entry.content,
-        "author": entry.author,
-        "categories": "\n".join(entry.categories),
-    }
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,7 @@ def make_config(tmp_path: Path) -> ConfigMaker:
         return config
 
     return make
+
+
+# Real alert receivers (webhook with signature checks, SMTP), shared by alert tests.
+from tests.helpers.receivers import smtp_server, webhook_receiver  # noqa: E402, F401

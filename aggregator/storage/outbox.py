@@ -167,6 +167,16 @@ def release(session: Session, delivery_ids: Sequence[str]) -> None:
             row.lease_owner, row.lease_expires_at = None, None
 
 
+def release_all(session: Session) -> int:
+    """Drop every lease: only for a single-instance database, at start-up after a crash."""
+    rows = session.exec(
+        select(Delivery).where(Delivery.status == PENDING, col(Delivery.lease_owner).is_not(None))
+    ).all()
+    for row in rows:
+        row.lease_owner, row.lease_expires_at = None, None
+    return len(rows)
+
+
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.exec(select(Delivery.status, func.count()).group_by(col(Delivery.status)))
     return {status: int(n) for status, n in rows.all()}
