@@ -146,7 +146,12 @@ def test_due_feeds_respects_next_poll(db: Database) -> None:
     with db.transaction() as s:
         assert [f.id for f in feed_store.due_feeds(s, NOW, 10)] == [feed_id]
         feed_store.record_success(
-            s, feed_id, status=200, etag=None, last_modified=None, now=NOW,
+            s,
+            feed_id,
+            status=200,
+            etag=None,
+            last_modified=None,
+            now=NOW,
             next_poll_at=NOW + timedelta(minutes=15),
         )
         assert feed_store.due_feeds(s, NOW + timedelta(minutes=14), 10) == []
@@ -167,7 +172,10 @@ def test_datetimes_come_back_aware_utc(db: Database) -> None:
 def _alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "alembic", "-x", f"url={url}", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
