@@ -67,7 +67,6 @@ class Daemon:
         self.instance_id = instance_id or default_instance_id()
         self.db = Database(settings.storage.url)
         self.stop_event = asyncio.Event()
-        self.deliver_now = asyncio.Event()
         self._stamp = config_stamp(settings.config_dir)
         self._tasks: set[asyncio.Task[object]] = set()
         self._apply(settings)

@@ -94,6 +94,7 @@ def test_syndicated_story_alerts_once_per_channel(
     )
     config = _config(make_config, [("a", a), ("b", b)], webhook_receiver, smtp_server)
     out = _poll(config, capsys)
+    assert "2 fetched, 0 not modified, 0 failed" in out
     assert "1 new matches; 2 deliveries sent" in out
     assert len(webhook_receiver.deliveries) == 1
     webhook_id, body = webhook_receiver.deliveries[0]
