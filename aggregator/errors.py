@@ -32,8 +32,11 @@ class ConfigErrors(AggregatorError):
 class FetchError(AggregatorError):
     """A feed could not be fetched: network, HTTP status, size or time limit."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: str | None = None
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after  # the raw Retry-After header of a 429 or 503
         super().__init__(message)
 
 

@@ -96,26 +96,36 @@ async def _read_capped(response: httpx.Response, max_body: int) -> bytes:
     return b"".join(chunks)
 
 
+PERMANENT_REDIRECTS = frozenset({301, 308})
+
+
 def _result(feed: FeedState, response: httpx.Response, body: bytes | None) -> FetchResult:
+    hops = response.history
     return FetchResult(
-        url=feed.url,
+        url=feed.fetch_url,
         final_url=str(response.url),
         status=response.status_code,
         body=body,
         etag=response.headers.get("ETag"),
         last_modified=response.headers.get("Last-Modified"),
         content_type=response.headers.get("Content-Type"),
+        permanent_redirect=bool(hops) and all(h.status_code in PERMANENT_REDIRECTS for h in hops),
+        cache_control=response.headers.get("Cache-Control"),
+        expires=response.headers.get("Expires"),
     )
 
 
 async def _exchange(client: httpx.AsyncClient, feed: FeedState, max_body: int) -> FetchResult:
     headers = _conditional_headers(feed)
-    async with client.stream("GET", feed.url, headers=headers) as response:
+    async with client.stream("GET", feed.fetch_url, headers=headers) as response:
         if response.status_code == 304:
             return _result(feed, response, None)
         if response.status_code >= 400 or response.status_code < 200:
             reason = response.reason_phrase or "error"
-            raise FetchError(f"HTTP {response.status_code} {reason}", response.status_code)
+            retry_after = response.headers.get("Retry-After")
+            raise FetchError(
+                f"HTTP {response.status_code} {reason}", response.status_code, retry_after
+            )
         if response.status_code >= 300:
             raise FetchError(f"unfollowed redirect (HTTP {response.status_code})")
         return _result(feed, response, await _read_capped(response, max_body))

@@ -70,6 +70,7 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         link=_resolve(url, _text(feed.get("link"))),
         entries=entries,
         warning=_describe(problem) if problem is not None else None,
+        ttl=_text(feed.get("ttl")),
     )
 
 

@@ -1,21 +1,26 @@
-"""Poll one batch of feeds: fetch -> parse -> normalize -> store, feed by feed, concurrently.
+"""Poll one batch of feeds: fetch -> parse/normalize/match -> store stories, matches, outbox.
 
 The one place where network and database meet. Fetches run concurrently on one httpx
-client; parsing runs in a worker pool; every database write is one short transaction on
-a single database thread, opened only after the network and the parser are done. A
-failing feed becomes a recorded error on that feed and never stops the others.
+client, bounded globally and per host; the CPU stage runs in a process pool so every
+core parses; each feed's writes are one short transaction on a single database thread,
+opened only after the network and the parser are done. A failing feed becomes a
+recorded error on that feed and never stops the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from sqlmodel import Session
@@ -23,15 +28,15 @@ from sqlmodel import Session
 from aggregator.clock import utcnow
 from aggregator.errors import AggregatorError, FetchError, ParseError
 from aggregator.fetch import FetchLimits, fetch_feed, make_client, redact_url
-from aggregator.normalize import normalize_entry
-from aggregator.parse import parse_feed
-from aggregator.schedule import ScheduleInput, next_poll_at
+from aggregator.hints import parse_retry_after, server_hint
+from aggregator.process import BodyTask, Processed, init_worker, process_body
+from aggregator.schedule import FeedSituation, PollPolicy, next_poll_at
 from aggregator.settings import Settings
-from aggregator.storage import entries as entry_store
 from aggregator.storage import feeds as feed_store
-from aggregator.storage import outbox, stories
 from aggregator.storage.db import Database
-from aggregator.types import EntryData, FeedOutcome, FeedState, FetchResult, PollSummary
+from aggregator.storage.ingest import ingest
+from aggregator.storage.writer import BatchWriter
+from aggregator.types import FeedOutcome, FeedState, FetchResult, PollSummary
 from aggregator.watch import WatchRules
 
 log = logging.getLogger(__name__)
@@ -51,28 +56,42 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
-def parse_and_normalize(result: FetchResult) -> list[EntryData]:
-    """CPU-bound work for one body; runs in a worker, never on the event loop."""
-    assert result.body is not None
-    parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
-    return [normalize_entry(e, feed_url=result.final_url) for e in parsed.entries]
+def make_parse_pool(settings: Settings, workers: int | None) -> Executor:
+    """Worker processes (forkserver: never fork a process that runs threads)."""
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count <= 0:
+        return ThreadPoolExecutor(1, "parse")
+    return ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=init_worker,
+        initargs=(settings.watchlists,),
+    )
 
 
 @dataclass
 class Poller:
-    """Polls feeds for one settings snapshot; reusable across polls of a daemon."""
+    """Polls feeds for one settings snapshot; reusable across polls of a daemon.
+
+    `workers=0` parses in a thread of this process (tests, tiny setups).
+    """
 
     settings: Settings
     db: Database
     clock: Callable[[], datetime] = utcnow
-    parse_pool: Executor = field(default_factory=lambda: ThreadPoolExecutor(2, "parse"))
+    workers: int | None = None
     db_pool: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, "db"))
 
     def __post_init__(self) -> None:
-        default = self.settings.polling.default_interval
-        self._intervals = {f.name: f.interval or default for f in self.settings.feeds}
+        polling = self.settings.polling
+        self.policy = PollPolicy(
+            polling.default_interval, polling.min_interval, polling.max_interval
+        )
+        self._configured = {f.name: f.interval for f in self.settings.feeds}
         self._tags = {f.name: f.tags for f in self.settings.feeds}
-        self.rules = WatchRules(self.settings.watchlists)
+        self.parse_pool = make_parse_pool(self.settings, self.workers)
+        self._inline_rules = WatchRules(self.settings.watchlists) if self.workers == 0 else None
+        self.writer = BatchWriter(self.db, self.db_pool)
 
     def close(self) -> None:
         self.parse_pool.shutdown(wait=True, cancel_futures=True)
@@ -80,9 +99,6 @@ class Poller:
 
     async def _in(self, pool: Executor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
-
-    def _interval(self, name: str) -> timedelta:
-        return self._intervals.get(name, self.settings.polling.default_interval)
 
     def reconcile(self) -> feed_store.ReconcileReport:
         configured = [feed_store.ConfiguredFeed(f.name, f.url) for f in self.settings.feeds]
@@ -99,103 +115,157 @@ class Poller:
 
     async def poll(self, feeds: Sequence[FeedState]) -> PollSummary:
         limits = fetch_limits(self.settings)
-        semaphore = asyncio.Semaphore(self.settings.polling.concurrency)
-        async with make_client(limits) as client:
-            outcomes = await asyncio.gather(
-                *(self._poll_one(client, limits, semaphore, feed) for feed in feeds)
-            )
+        gate = _Gate(self.settings.polling.concurrency, self.settings.polling.per_host_concurrency)
+        try:
+            async with make_client(limits) as client:
+                outcomes = await asyncio.gather(
+                    *(self._poll_one(client, limits, gate, feed) for feed in feeds)
+                )
+        finally:
+            await self.writer.aclose()
         return PollSummary(tuple(outcomes))
 
     async def _poll_one(
-        self,
-        client: httpx.AsyncClient,
-        limits: FetchLimits,
-        semaphore: asyncio.Semaphore,
-        feed: FeedState,
+        self, client: httpx.AsyncClient, limits: FetchLimits, gate: _Gate, feed: FeedState
     ) -> FeedOutcome:
         try:
-            async with semaphore:
+            async with gate.for_url(feed.fetch_url):
                 result = await fetch_feed(client, feed, limits)
-            if result.not_modified:
-                await self._in(self.db_pool, partial(self._store, feed, result, []))
+            body_hash = _digest(result.body)
+            if result.not_modified or (body_hash is not None and body_hash == feed.body_hash):
+                await self.writer.write(self._store(feed, result, None, body_hash))
                 return FeedOutcome(feed.name, "not_modified")
-            entries = await self._in(self.parse_pool, partial(parse_and_normalize, result))
-            stored, matches = await self._in(
-                self.db_pool, partial(self._store, feed, result, entries)
+            task = partial(process_body, self._task(feed, result), self._inline_rules)
+            processed = await self._in(self.parse_pool, task)
+            new, updated, matches = await self.writer.write(
+                self._store(feed, result, processed, body_hash)
             )
         except (FetchError, ParseError) as exc:
             return await self._fail(feed, exc)
         except AggregatorError as exc:
             log.error("feed %s: %s", feed.name, exc)
             return FeedOutcome(feed.name, "failed", error=str(exc))
-        new = sum(1 for s in stored if not s.is_update)
         log.info(
-            "feed %s: fetched, %d new, %d updated, %d matches",
-            feed.name,
-            new,
-            len(stored) - new,
-            matches,
+            "feed %s: fetched, %d new, %d updated, %d matches", feed.name, new, updated, matches
         )
-        return FeedOutcome(feed.name, "fetched", new, len(stored) - new, matches=matches)
+        return FeedOutcome(feed.name, "fetched", new, updated, matches=matches)
+
+    def _task(self, feed: FeedState, result: FetchResult) -> BodyTask:
+        assert result.body is not None
+        tags = self._tags.get(feed.name, ())
+        return BodyTask(result.body, result.final_url, result.content_type, tags, self.clock())
+
+    def _situation(
+        self, feed: FeedState, result: FetchResult | None, processed: Processed | None
+    ) -> FeedSituation:
+        learned = processed.learned_interval if processed else feed.learned_interval
+        hint = None
+        if result is not None:
+            ttl = processed.ttl if processed else None
+            hint = server_hint(result.cache_control, result.expires, ttl, self.clock())
+        return FeedSituation(
+            configured_interval=self._configured.get(feed.name),
+            learned_interval=timedelta(seconds=learned) if learned else None,
+            server_hint=timedelta(seconds=hint) if hint else None,
+        )
 
     def _store(
-        self, feed: FeedState, result: FetchResult, entries: list[EntryData]
-    ) -> tuple[list[entry_store.StoredEntry], int]:
-        """Entries, stories, matches and their deliveries: one transaction (the outbox)."""
+        self,
+        feed: FeedState,
+        result: FetchResult,
+        processed: Processed | None,
+        body_hash: str | None,
+    ) -> Callable[[Session], tuple[int, int, int]]:
+        """Entries, stories, matches, deliveries and feed state, written together."""
         now = self.clock()
-        upcoming = next_poll_at(ScheduleInput(self._interval(feed.name)), now)
-        with self.db.transaction() as session:
-            stored = entry_store.store_entries(session, feed.id, entries, now)
-            matches = sum(self._match(session, feed, item, now) for item in stored)
-            feed_store.record_success(
-                session,
-                feed.id,
-                status=result.status,
-                etag=result.etag,
-                last_modified=result.last_modified,
-                now=now,
-                next_poll_at=upcoming,
-            )
-            return stored, matches
+        situation = self._situation(feed, result, processed)
+        outcome = feed_store.FetchOutcome(
+            status=result.status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            next_poll_at=next_poll_at(situation, self.policy, now),
+            moved_to=result.final_url if result.permanent_redirect else None,
+            body_hash=body_hash,
+            learned_interval=int(processed.learned_interval)
+            if processed and processed.learned_interval
+            else None,
+        )
+        if outcome.moved_to:
+            log.warning("feed %s moved permanently to %s", feed.name, redact_url(outcome.moved_to))
 
-    def _match(
-        self, session: Session, feed: FeedState, item: entry_store.StoredEntry, now: datetime
-    ) -> int:
-        story_id = stories.assign_story(session, item.id, feed.id, item.data, now)
-        recorded = 0
-        for route in self.rules.routes(item.data, self._tags.get(feed.name, ())):
-            ids = outbox.record_match(
-                session,
-                story_id=story_id,
-                entry_id=item.id,
-                match=route.match,
-                channels=route.channels,
-                now=now,
-            )
-            if ids:
-                recorded += 1
-                log.info(
-                    "feed %s: watchlist %s matched story %s (%s); queued %s",
-                    feed.name,
-                    route.match.watchlist,
-                    story_id,
-                    ", ".join(route.match.terms),
-                    ", ".join(ids),
-                )
-        return recorded
+        def write(session: Session) -> tuple[int, int, int]:
+            counts = (0, 0, 0)
+            if processed is not None:
+                counts = ingest(session, feed, processed.entries, processed.routes, now)
+            feed_store.record_success(session, feed.id, outcome, now)
+            return counts
+
+        return write
 
     async def _fail(self, feed: FeedState, exc: FetchError | ParseError) -> FeedOutcome:
         message = str(exc)
-        status = exc.status if isinstance(exc, FetchError) else None
-        log.warning("feed %s (%s): %s", feed.name, redact_url(feed.url), message)
-        await self._in(self.db_pool, partial(self._record_failure, feed, message, status))
+        log.warning("feed %s (%s): %s", feed.name, redact_url(feed.fetch_url), message)
+        await self.writer.write(self._record_failure(feed, exc))
         return FeedOutcome(feed.name, "failed", error=message)
 
-    def _record_failure(self, feed: FeedState, message: str, status: int | None) -> None:
+    def _record_failure(
+        self, feed: FeedState, exc: FetchError | ParseError
+    ) -> Callable[[Session], None]:
         now = self.clock()
-        with self.db.transaction() as session:
-            errors = feed_store.consecutive_errors(session, feed.id) + 1
-            upcoming = next_poll_at(ScheduleInput(self._interval(feed.name), errors), now)
-            feed_store.record_failure(
-                session, feed.id, error=message, status=status, now=now, next_poll_at=upcoming
+        status = exc.status if isinstance(exc, FetchError) else None
+        wait = parse_retry_after(exc.retry_after, now) if isinstance(exc, FetchError) else None
+
+        def write(session: Session) -> None:
+            situation = FeedSituation(
+                configured_interval=self._configured.get(feed.name),
+                learned_interval=timedelta(seconds=feed.learned_interval)
+                if feed.learned_interval
+                else None,
+                consecutive_errors=feed_store.consecutive_errors(session, feed.id) + 1,
+                retry_after=timedelta(seconds=wait) if wait else None,
             )
+            upcoming = next_poll_at(situation, self.policy, now)
+            feed_store.record_failure(
+                session, feed.id, error=str(exc), status=status, now=now, next_poll_at=upcoming
+            )
+
+        if status == 410:
+            log.error("feed %s is gone (HTTP 410): no longer polled", feed.name)
+        return write
+
+
+def _digest(body: bytes | None) -> str | None:
+    return hashlib.sha256(body).hexdigest() if body is not None else None
+
+
+class _Gate:
+    """A global limit on fetches in flight, and one per host."""
+
+    def __init__(self, total: int, per_host: int) -> None:
+        self._total = asyncio.Semaphore(total)
+        self._per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def for_url(self, url: str) -> _Both:
+        host = (urlsplit(url).hostname or "").lower()
+        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
+        return _Both(semaphore, self._total)
+
+
+class _Both:
+    """Holds the host's slot first, then a global one, so a crowded host can't hog both."""
+
+    def __init__(self, host: asyncio.Semaphore, total: asyncio.Semaphore) -> None:
+        self._host, self._total = host, total
+
+    async def __aenter__(self) -> None:
+        await self._host.acquire()
+        try:
+            await self._total.acquire()
+        except BaseException:
+            self._host.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._total.release()
+        self._host.release()

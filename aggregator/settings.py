@@ -93,6 +93,9 @@ class PollingSettings:
     default_interval: timedelta = timedelta(minutes=15)  # feeds without their own interval
     concurrency: int = 64  # fetches in flight, all hosts
     per_host_concurrency: int = 8  # fetches in flight to one host
+    min_interval: timedelta = timedelta(minutes=5)  # adaptive polling never goes below this
+    max_interval: timedelta = timedelta(hours=24)  # ... nor above this, nor does backoff
+    flag_failing_after: timedelta = timedelta(days=1)  # a feed failing this long is flagged
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,11 @@ def _main_settings(
             concurrency=table.get("concurrency", int_in(1, 1024), poll.concurrency),
             per_host_concurrency=table.get(
                 "per_host_concurrency", int_in(1, 1024), poll.per_host_concurrency
+            ),
+            min_interval=table.get("min_interval", as_duration, poll.min_interval),
+            max_interval=table.get("max_interval", as_duration, poll.max_interval),
+            flag_failing_after=table.get(
+                "flag_failing_after", as_duration, poll.flag_failing_after
             ),
         )
     with main.table("http") as table:

@@ -19,6 +19,15 @@ class FeedState:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    moved_to: str | None = None
+    body_hash: str | None = None
+    learned_interval: int | None = None
+    consecutive_errors: int = 0
+
+    @property
+    def fetch_url(self) -> str:
+        """Where to fetch: the permanent redirect's target once one was seen."""
+        return self.moved_to or self.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,9 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str | None = None
+    permanent_redirect: bool = False
+    cache_control: str | None = None
+    expires: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -61,6 +73,7 @@ class ParsedFeed:
     link: str | None
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None
+    ttl: str | None = None  # RSS <ttl>, minutes, as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +183,11 @@ class Alert:
     highlights: tuple[Highlight, ...]
     story: AlertStory
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A match and the channels its watchlist alerts through."""
+
+    match: MatchResult
+    channels: tuple[str, ...]

@@ -8,18 +8,11 @@ watchlist's channels. No I/O, no storage.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aggregator.match import entry_fields
 from aggregator.match.matcher import Matcher, WatchlistSpec
 from aggregator.settings import WatchlistSettings
-from aggregator.types import EntryData, MatchResult
-
-
-@dataclass(frozen=True)
-class Route:
-    match: MatchResult
-    channels: tuple[str, ...]
+from aggregator.types import EntryData, Route
 
 
 class WatchRules:

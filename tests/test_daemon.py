@@ -38,8 +38,15 @@ def _setup(
 
 
 def _deliveries(tmp_path: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(tmp_path / "data" / "aggregator.db") as conn:
-        return conn.execute("SELECT id, status FROM deliveries").fetchall()
+    """The outbox rows; [] while the daemon has not created the database yet."""
+    path = tmp_path / "data" / "aggregator.db"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        try:
+            return conn.execute("SELECT id, status FROM deliveries").fetchall()
+        except sqlite3.OperationalError:
+            return []
 
 
 def _start(config: Path, tmp_path: Path, receiver: WebhookReceiver) -> DaemonProcess:
@@ -88,7 +95,7 @@ def test_sigkill_between_matching_and_delivery_loses_nothing(
     config = _setup(make_config, feed_server, webhook_receiver, ["Yarmouk"])
     webhook_receiver.stall(60)  # the first delivery hangs: the daemon is mid-send
     daemon = _start(config, tmp_path, webhook_receiver)
-    wait_until(lambda: _deliveries(tmp_path) != [] if (tmp_path / "data").exists() else False)
+    wait_until(lambda: _deliveries(tmp_path) != [])
     time.sleep(0.5)
     daemon.kill()
     assert [status for _id, status in _deliveries(tmp_path)] == ["pending"]

@@ -20,6 +20,13 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def ok(**changes: object) -> feed_store.FetchOutcome:
+    values: dict[str, object] = {
+        "status": 200, "etag": None, "last_modified": None, "next_poll_at": NOW,
+    }
+    return feed_store.FetchOutcome(**{**values, **changes})  # type: ignore[arg-type]
+
+
 def entry(key: str, title: str = "A title", url: str | None = None) -> EntryData:
     return EntryData(
         entry_key=key,
@@ -102,9 +109,7 @@ def test_reconcile_add_remove_rename_url_keeps_entries(db: Database) -> None:
     feed_id = _feed(db, "one", "https://a.example/feed")
     with db.transaction() as s:
         entry_store.store_entries(s, feed_id, [entry("a")], NOW)
-        feed_store.record_success(
-            s, feed_id, status=200, etag='"e"', last_modified="x", now=NOW, next_poll_at=NOW
-        )
+        feed_store.record_success(s, feed_id, ok(etag='"e"', last_modified="x"), NOW)
     configured = [
         feed_store.ConfiguredFeed("one", "https://a.example/moved"),
         feed_store.ConfiguredFeed("two", "https://b.example/feed"),
@@ -134,9 +139,7 @@ def test_failure_counts_and_success_resets(db: Database) -> None:
                 s, feed_id, error="HTTP 500", status=500, now=NOW, next_poll_at=NOW
             )
         assert feed_store.consecutive_errors(s, feed_id) == 3
-        feed_store.record_success(
-            s, feed_id, status=200, etag=None, last_modified=None, now=NOW, next_poll_at=NOW
-        )
+        feed_store.record_success(s, feed_id, ok(), NOW)
         row = feed_store.feed_rows(s)[0]
     assert row.consecutive_errors == 0 and row.last_error is None and row.last_status == 200
 
@@ -145,15 +148,7 @@ def test_due_feeds_respects_next_poll(db: Database) -> None:
     feed_id = _feed(db)
     with db.transaction() as s:
         assert [f.id for f in feed_store.due_feeds(s, NOW, 10)] == [feed_id]
-        feed_store.record_success(
-            s,
-            feed_id,
-            status=200,
-            etag=None,
-            last_modified=None,
-            now=NOW,
-            next_poll_at=NOW + timedelta(minutes=15),
-        )
+        feed_store.record_success(s, feed_id, ok(next_poll_at=NOW + timedelta(minutes=15)), NOW)
         assert feed_store.due_feeds(s, NOW + timedelta(minutes=14), 10) == []
         assert len(feed_store.due_feeds(s, NOW + timedelta(minutes=16), 10)) == 1
 
@@ -161,9 +156,7 @@ def test_due_feeds_respects_next_poll(db: Database) -> None:
 def test_datetimes_come_back_aware_utc(db: Database) -> None:
     feed_id = _feed(db)
     with db.transaction() as s:
-        feed_store.record_success(
-            s, feed_id, status=200, etag=None, last_modified=None, now=NOW, next_poll_at=NOW
-        )
+        feed_store.record_success(s, feed_id, ok(), NOW)
     with db.transaction() as s:
         row = feed_store.feed_rows(s)[0]
     assert row.last_fetched_at == NOW and row.last_fetched_at.tzinfo is not None

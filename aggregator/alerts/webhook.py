@@ -18,8 +18,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -27,11 +25,13 @@ from aggregator import __version__
 from aggregator.alerts.render import webhook_body
 from aggregator.clock import utcnow
 from aggregator.errors import DeliveryError
+from aggregator.hints import parse_retry_after
 from aggregator.netpolicy import AddressRefused, check_host, is_public
 from aggregator.settings import WebhookChannel
 from aggregator.types import Alert
 
 __all__ = ["USER_AGENT", "WebhookSender", "parse_retry_after", "sign"]
+
 
 USER_AGENT = f"aggregator/{__version__} (feed alerts; webhook)"
 _SECRET_PREFIX = "whsec_"
@@ -47,22 +47,6 @@ def sign(key: bytes, delivery_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` value for one request."""
     digest = hmac.new(key, f"{delivery_id}.{timestamp}.".encode() + body, hashlib.sha256)
     return "v1," + base64.b64encode(digest.digest()).decode("ascii")
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 class WebhookSender:

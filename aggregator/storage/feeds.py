@@ -45,6 +45,22 @@ class FeedRow:
     consecutive_errors: int
     last_error: str | None
     entries: int
+    moved_to: str | None = None
+    gone_at: datetime | None = None
+    failing_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    """What a successful fetch (2xx or 304) changes on the feed row."""
+
+    status: int
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime
+    moved_to: str | None = None
+    body_hash: str | None = None
+    learned_interval: int | None = None
 
 
 def reconcile_feeds(
@@ -69,8 +85,8 @@ def reconcile_feeds(
             row.next_poll_at = now
             restored.append(name)
         if row.url != conf.url:
-            row.url, row.etag, row.last_modified = conf.url, None, None
-            row.next_poll_at = now
+            _forget_url_state(row)
+            row.url, row.next_poll_at = conf.url, now
             changed.append(name)
     for name, row in rows.items():
         if name not in wanted and row.removed_at is None:
@@ -80,13 +96,30 @@ def reconcile_feeds(
     return ReconcileReport(tuple(added), tuple(removed), tuple(changed), tuple(restored))
 
 
+def _forget_url_state(row: Feed) -> None:
+    """Validators, moves, gone and body hash belonged to the old URL."""
+    row.etag = row.last_modified = row.moved_to = row.body_hash = None
+    row.gone_at = None
+
+
 def _state(feed: Feed) -> FeedState:
     assert feed.id is not None
-    return FeedState(feed.id, feed.name, feed.url, feed.etag, feed.last_modified)
+    return FeedState(
+        id=feed.id,
+        name=feed.name,
+        url=feed.url,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        moved_to=feed.moved_to,
+        body_hash=feed.body_hash,
+        learned_interval=feed.learned_interval,
+        consecutive_errors=feed.consecutive_errors,
+    )
 
 
 def active_feeds(session: Session, names: Sequence[str] | None = None) -> list[FeedState]:
-    query = select(Feed).where(col(Feed.removed_at).is_(None))
+    """Feeds in the config that are not gone (a gone feed is polled again once its URL changes)."""
+    query = select(Feed).where(col(Feed.removed_at).is_(None), col(Feed.gone_at).is_(None))
     if names is not None:
         query = query.where(col(Feed.name).in_(list(names)))
     return [_state(f) for f in session.exec(query.order_by(col(Feed.name))).all()]
@@ -95,7 +128,7 @@ def active_feeds(session: Session, names: Sequence[str] | None = None) -> list[F
 def due_feeds(session: Session, now: datetime, limit: int) -> list[FeedState]:
     query = (
         select(Feed)
-        .where(col(Feed.removed_at).is_(None))
+        .where(col(Feed.removed_at).is_(None), col(Feed.gone_at).is_(None))
         .where((col(Feed.next_poll_at).is_(None)) | (col(Feed.next_poll_at) <= now))
         .order_by(col(Feed.next_poll_at))
         .limit(limit)
@@ -103,24 +136,21 @@ def due_feeds(session: Session, now: datetime, limit: int) -> list[FeedState]:
     return [_state(f) for f in session.exec(query).all()]
 
 
-def record_success(
-    session: Session,
-    feed_id: int,
-    *,
-    status: int,
-    etag: str | None,
-    last_modified: str | None,
-    now: datetime,
-    next_poll_at: datetime,
-) -> None:
+def record_success(session: Session, feed_id: int, outcome: FetchOutcome, now: datetime) -> None:
     feed = session.get_one(Feed, feed_id)
-    if status != 304:
-        feed.etag, feed.last_modified = etag, last_modified
-    feed.last_status = status
+    if outcome.status != 304:
+        feed.etag, feed.last_modified = outcome.etag, outcome.last_modified
+        feed.body_hash = outcome.body_hash
+    if outcome.moved_to and outcome.moved_to != feed.moved_to:
+        feed.moved_to = outcome.moved_to
+    if outcome.learned_interval is not None:
+        feed.learned_interval = outcome.learned_interval
+    feed.last_status = outcome.status
     feed.last_fetched_at = now
-    feed.next_poll_at = next_poll_at
+    feed.next_poll_at = outcome.next_poll_at
     feed.consecutive_errors = 0
     feed.last_error = None
+    feed.failing_since = None
 
 
 def record_failure(
@@ -132,7 +162,10 @@ def record_failure(
     now: datetime,
     next_poll_at: datetime,
 ) -> int:
-    """Store the error on the feed; returns the new count of consecutive errors."""
+    """Store the error on the feed; returns the new count of consecutive errors.
+
+    410 Gone marks the feed gone: it is not polled again until its URL changes.
+    """
     feed = session.get_one(Feed, feed_id)
     feed.last_status = status
     feed.last_fetched_at = now
@@ -140,6 +173,9 @@ def record_failure(
     feed.consecutive_errors += 1
     feed.last_error = error[:2000]
     feed.last_error_at = now
+    feed.failing_since = feed.failing_since or now
+    if status == 410:
+        feed.gone_at = now
     return feed.consecutive_errors
 
 
@@ -164,6 +200,9 @@ def feed_rows(session: Session) -> list[FeedRow]:
             consecutive_errors=f.consecutive_errors,
             last_error=f.last_error,
             entries=int(counts.get(f.id or 0, 0)),
+            moved_to=f.moved_to,
+            gone_at=f.gone_at,
+            failing_since=f.failing_since,
         )
         for f in feeds
     ]

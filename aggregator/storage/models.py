@@ -47,6 +47,13 @@ class Feed(SQLModel, table=True):
     last_error_at: datetime | None = _utc()
     created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     removed_at: datetime | None = _utc()
+    # Where a permanent redirect (301/308) sent us; fetched instead of `url` from then on.
+    moved_to: str | None = Field(default=None, max_length=2048)
+    gone_at: datetime | None = _utc()  # 410 Gone: no longer polled until its URL changes
+    failing_since: datetime | None = _utc()  # first error of the current streak
+    # Hash of the last body, so servers without validators don't cost a parse each time.
+    body_hash: str | None = Field(default=None, max_length=64)
+    learned_interval: int | None = None  # seconds, from the feed's publishing rate
 
 
 class Entry(SQLModel, table=True):

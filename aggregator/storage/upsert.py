@@ -13,8 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 
-def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]) -> Any:
-    """An insert statement for `table` that does nothing when a unique key already exists."""
+def insert_ignoring_conflicts(
+    session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]]
+) -> Any:
+    """An insert of one row (or many) that does nothing where a unique key already exists."""
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+        return postgresql.insert(table).values(values).on_conflict_do_nothing()
+    return sqlite.insert(table).values(values).on_conflict_do_nothing()
