@@ -12,14 +12,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 
 from aggregator import __version__
 from aggregator.alerts.channels import build_channels
 from aggregator.alerts.dispatch import Dispatcher, DispatchReport
 from aggregator.alerts.sample import sample_alert
+from aggregator.clock import utcnow
 from aggregator.daemon import default_instance_id, run_daemon
 from aggregator.errors import AggregatorError, ConfigErrors, DeliveryError
+from aggregator.feedview import feeds_table
 from aggregator.pipeline import Poller
 from aggregator.settings import Settings, load_settings, resolve_config_dir
 from aggregator.storage import feeds as feed_store
@@ -165,17 +166,6 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
-
-
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     db = _open_db(settings)
     try:
@@ -183,22 +173,7 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
             rows = feed_store.feed_rows(session)
     finally:
         db.dispose()
-    header = ("NAME", "STATUS", "LAST FETCH", "NEXT POLL", "ENTRIES", "LAST ERROR")
-    table = [header] + [
-        (
-            r.name,
-            "never"
-            if r.last_status is None and not r.last_error
-            else ("error" if r.consecutive_errors else "ok")
-            + (f" {r.last_status}" if r.last_status else ""),
-            _when(r.last_fetched_at),
-            _when(r.next_poll_at),
-            str(r.entries),
-            (r.last_error or "")[:80],
-        )
-        for r in rows
-    ]
-    print(_table(table))
+    print(feeds_table(rows, utcnow(), settings.polling.flag_failing_after))
     return EXIT_OK
 
 

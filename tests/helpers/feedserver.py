@@ -42,6 +42,8 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests served at the same moment
         self._lock = threading.Lock()
         server = self
 
@@ -54,7 +56,13 @@ class FeedServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(Request(self.path, dict(self.headers.items())))
-                server._serve(self)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    server._serve(self)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
