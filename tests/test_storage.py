@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlmodel import Session
 
 from aggregator.storage import entries as entry_store
 from aggregator.storage import feeds as feed_store
 from aggregator.storage.db import Database
-from aggregator.types import EntryData
+from aggregator.storage.ingest import ingest
+from aggregator.types import EntryData, FeedState
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def ok(**changes: object) -> feed_store.FetchOutcome:
     values: dict[str, object] = {
-        "status": 200, "etag": None, "last_modified": None, "next_poll_at": NOW,
+        "status": 200,
+        "etag": None,
+        "last_modified": None,
+        "next_poll_at": NOW,
     }
     return feed_store.FetchOutcome(**{**values, **changes})  # type: ignore[arg-type]
 
@@ -71,32 +76,60 @@ def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url: str) -> None:
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
 
 
+def store(s: Session, feed_id: int, items: list[EntryData]) -> tuple[int, int, int]:
+    """(new, updated, matches) after ingesting `items` into feed `feed_id`."""
+    return ingest(s, FeedState(feed_id, "one", "https://a.example/feed"), items, {}, NOW)
+
+
 def test_store_new_then_same_then_changed(db: Database) -> None:
     feed_id = _feed(db)
     with db.transaction() as s:
-        stored = entry_store.store_entries(s, feed_id, [entry("a"), entry("b")], NOW)
-    assert [(x.data.entry_key, x.is_update) for x in stored] == [("a", False), ("b", False)]
+        assert store(s, feed_id, [entry("a"), entry("b")]) == (2, 0, 0)
     with db.transaction() as s:
-        assert entry_store.store_entries(s, feed_id, [entry("a"), entry("b")], NOW) == []
+        assert store(s, feed_id, [entry("a"), entry("b")]) == (0, 0, 0)
     with db.transaction() as s:
-        changed = entry_store.store_entries(s, feed_id, [entry("a", "New title")], NOW)
+        assert store(s, feed_id, [entry("a", "New title")]) == (0, 1, 0)
         assert entry_store.count_entries(s, feed_id) == 2
-    assert [(x.data.title, x.is_update) for x in changed] == [("New title", True)]
+    with db.engine.connect() as conn:
+        titles = conn.execute(text("SELECT title FROM entries ORDER BY entry_key")).all()
+    assert [t for (t,) in titles] == ["New title", "A title"]
 
 
 def test_repeated_key_within_one_batch_counts_once(db: Database) -> None:
     feed_id = _feed(db)
     with db.transaction() as s:
-        stored = entry_store.store_entries(s, feed_id, [entry("a"), entry("a", "other")], NOW)
+        assert store(s, feed_id, [entry("a"), entry("a", "other")]) == (1, 0, 0)
         assert entry_store.count_entries(s) == 1
-    assert stored[0].data.title == "A title"
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT title FROM entries")).scalar() == "A title"
+
+
+def test_entries_with_one_canonical_url_share_a_story(db: Database) -> None:
+    one, two = _feed(db, "one"), None
+    with db.transaction() as s:
+        feed_store.reconcile_feeds(
+            s,
+            [
+                feed_store.ConfiguredFeed("one", "https://a.example/feed"),
+                feed_store.ConfiguredFeed("two", "https://b.example/feed"),
+            ],
+            NOW,
+        )
+        two = next(f.id for f in feed_store.active_feeds(s) if f.name == "two")
+        store(s, one, [entry("a", url="https://x.example/s"), entry("lone")])
+        store(s, two, [entry("b", url="https://x.example/s")])
+    with db.engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT entry_key, story_id FROM entries")).all())
+        stories = conn.execute(text("SELECT count(*) FROM stories")).scalar()
+    assert rows["a"] == rows["b"] and rows["lone"] not in (None, rows["a"])
+    assert stories == 2
 
 
 def test_stored_values_round_trip(db: Database) -> None:
     feed_id = _feed(db)
     original = replace(entry("k", url="https://x.example/s"), title="Yarmūk اليرموك")
     with db.transaction() as s:
-        entry_store.store_entries(s, feed_id, [original], NOW)
+        store(s, feed_id, [original])
     with db.engine.connect() as conn:
         row = conn.execute(text("SELECT title, canonical_url FROM entries")).one()
     assert tuple(row) == ("Yarmūk اليرموك", "https://x.example/s")
@@ -108,7 +141,7 @@ def test_stored_values_round_trip(db: Database) -> None:
 def test_reconcile_add_remove_rename_url_keeps_entries(db: Database) -> None:
     feed_id = _feed(db, "one", "https://a.example/feed")
     with db.transaction() as s:
-        entry_store.store_entries(s, feed_id, [entry("a")], NOW)
+        store(s, feed_id, [entry("a")])
         feed_store.record_success(s, feed_id, ok(etag='"e"', last_modified="x"), NOW)
     configured = [
         feed_store.ConfiguredFeed("one", "https://a.example/moved"),

@@ -1,16 +1,16 @@
-"""Queries on the entries table: insert new entries, update changed ones, count them.
+"""Queries on the entries table: which entries are new or changed, and writing them.
 
 Identity is (feed, entry key); an entry seen again with the same content hash is left
 alone, one with a different hash is updated in place. Writes go through SQLAlchemy Core
-in batches (one INSERT ... RETURNING for the new entries of a feed, one executemany
-UPDATE for the changed ones): the ORM's per-object bookkeeping dominated a first poll.
-Never commits, never does I/O beyond the session it is given.
+in batches (one executemany INSERT ... RETURNING for a feed's new entries, one
+executemany UPDATE for its changed ones): the ORM's per-object bookkeeping dominated a
+first poll. Never commits, never does I/O beyond the session it is given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,21 @@ class StoredEntry:
     is_update: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    id: int
+    content_hash: str
+    story_id: int | None
+
+
+@dataclass(slots=True)
+class EntryDiff:
+    """What a fetched batch changes: unseen entries, and changed ones with what is stored."""
+
+    new: list[EntryData] = field(default_factory=list)
+    changed: list[tuple[Known, EntryData]] = field(default_factory=list)
+
+
 def _unique_by_key(entries: Iterable[EntryData]) -> list[EntryData]:
     """The first occurrence of each entry key: feeds sometimes repeat an item."""
     seen: dict[str, EntryData] = {}
@@ -42,21 +57,32 @@ def _unique_by_key(entries: Iterable[EntryData]) -> list[EntryData]:
     return list(seen.values())
 
 
-def _existing(session: Session, feed_id: int, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-    """entry key -> (id, content hash) of the entries of `feed_id` among `keys`."""
-    found: dict[str, tuple[int, str]] = {}
+def _known(session: Session, feed_id: int, keys: Sequence[str]) -> dict[str, Known]:
+    found: dict[str, Known] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        query = select(Entry.entry_key, Entry.id, Entry.content_hash).where(
+        query = select(Entry.entry_key, Entry.id, Entry.content_hash, Entry.story_id).where(
             Entry.feed_id == feed_id, col(Entry.entry_key).in_(chunk)
         )
-        found.update(
-            (key, (int(row_id or 0), digest)) for key, row_id, digest in session.exec(query)
-        )
+        for key, row_id, digest, story_id in session.exec(query):
+            found[key] = Known(int(row_id or 0), digest, story_id)
     return found
 
 
-def _values(data: EntryData, now: datetime) -> dict[str, Any]:
+def diff_entries(session: Session, feed_id: int, entries: Iterable[EntryData]) -> EntryDiff:
+    unique = _unique_by_key(entries)
+    known = _known(session, feed_id, [e.entry_key for e in unique])
+    diff = EntryDiff()
+    for data in unique:
+        stored = known.get(data.entry_key)
+        if stored is None:
+            diff.new.append(data)
+        elif stored.content_hash != data.content_hash:
+            diff.changed.append((stored, data))
+    return diff
+
+
+def _values(data: EntryData, story_id: int | None, now: datetime) -> dict[str, Any]:
     return {
         "link": data.link,
         "canonical_url": data.canonical_url,
@@ -69,51 +95,54 @@ def _values(data: EntryData, now: datetime) -> dict[str, Any]:
         "updated": data.updated,
         "content_hash": data.content_hash,
         "last_changed_at": now,
+        "story_id": story_id,
     }
 
 
-def _insert(session: Session, feed_id: int, new: list[EntryData], now: datetime) -> list[int]:
+def insert_new(
+    session: Session,
+    feed_id: int,
+    new: Sequence[EntryData],
+    stories: Mapping[str, int],
+    now: datetime,
+) -> list[StoredEntry]:
+    """Insert unseen entries, each with its story (by entry key); returns them with ids."""
     if not new:
         return []
     rows = [
-        {**_values(d, now), "feed_id": feed_id, "entry_key": d.entry_key, "first_seen_at": now}
+        {
+            **_values(d, stories.get(d.entry_key), now),
+            "feed_id": feed_id,
+            "entry_key": d.entry_key,
+            "first_seen_at": now,
+        }
         for d in new
     ]
     stmt = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
-    return [int(row[0]) for row in session.execute(stmt, rows)]
+    ids = [int(row[0]) for row in session.execute(stmt, rows)]
+    return [StoredEntry(i, d, False) for i, d in zip(ids, new, strict=True)]
 
 
-def _update(session: Session, changed: list[tuple[int, EntryData]], now: datetime) -> None:
+def update_changed(
+    session: Session,
+    changed: Sequence[tuple[Known, EntryData]],
+    stories: Mapping[str, int],
+    now: datetime,
+) -> list[StoredEntry]:
     if not changed:
-        return
-    fields = _values(changed[0][1], now).keys()
+        return []
+    params = []
+    for known, data in changed:
+        values = _values(data, stories.get(data.entry_key, known.story_id), now)
+        params.append({"_id": known.id, **{f"_{k}": v for k, v in values.items()}})
+    fields = [k for k in params[0] if k != "_id"]
     stmt = (
         update(_TABLE)
         .where(_TABLE.c.id == bindparam("_id"))
-        .values({name: bindparam(f"_{name}") for name in fields})
+        .values({name[1:]: bindparam(name) for name in fields})
     )
-    params = [
-        {"_id": row_id, **{f"_{k}": v for k, v in _values(d, now).items()}} for row_id, d in changed
-    ]
     session.connection().execute(stmt, params)
-
-
-def store_entries(
-    session: Session, feed_id: int, entries: Iterable[EntryData], now: datetime
-) -> list[StoredEntry]:
-    """Insert unseen entries and update changed ones; returns what changed."""
-    unique = _unique_by_key(entries)
-    existing = _existing(session, feed_id, [e.entry_key for e in unique])
-    new = [d for d in unique if d.entry_key not in existing]
-    changed = [
-        (existing[d.entry_key][0], d)
-        for d in unique
-        if d.entry_key in existing and existing[d.entry_key][1] != d.content_hash
-    ]
-    new_ids = _insert(session, feed_id, new, now)
-    _update(session, changed, now)
-    stored = [StoredEntry(i, d, False) for i, d in zip(new_ids, new, strict=True)]
-    return stored + [StoredEntry(i, d, True) for i, d in changed]
+    return [StoredEntry(known.id, data, True) for known, data in changed]
 
 
 def count_entries(session: Session, feed_id: int | None = None) -> int:

@@ -15,8 +15,14 @@ from datetime import datetime
 from sqlmodel import Session
 
 from aggregator.storage import outbox
-from aggregator.storage.entries import store_entries
-from aggregator.storage.stories import assign_stories
+from aggregator.storage.entries import (
+    EntryDiff,
+    StoredEntry,
+    diff_entries,
+    insert_new,
+    update_changed,
+)
+from aggregator.storage.stories import story_ids
 from aggregator.types import EntryData, FeedState, Route
 
 log = logging.getLogger(__name__)
@@ -30,13 +36,15 @@ def ingest(
     now: datetime,
 ) -> tuple[int, int, int]:
     """Store entries and record new matches; returns (new, updated, matches recorded)."""
-    stored = store_entries(session, feed.id, entries, now)
-    if not stored:
+    diff = diff_entries(session, feed.id, entries)
+    if not diff.new and not diff.changed:
         return 0, 0, 0
-    stories = assign_stories(session, feed.id, stored, now)
+    stories = story_ids(session, feed.id, diff.new, [d for _, d in diff.changed], now)
+    stored = insert_new(session, feed.id, diff.new, stories, now)
+    stored += update_changed(session, diff.changed, stories, now)
     recorded = 0
     for item in stored:
-        story_id = stories.get(item.id)
+        story_id = stories.get(item.data.entry_key) or item_story(diff, item)
         if story_id is None:
             continue
         for route in routes.get(item.data.entry_key, ()):
@@ -60,3 +68,11 @@ def ingest(
                 )
     new = sum(1 for s in stored if not s.is_update)
     return new, len(stored) - new, recorded
+
+
+def item_story(diff: EntryDiff, item: StoredEntry) -> int | None:
+    """The story a changed entry without a canonical URL already belongs to."""
+    for known, data in diff.changed:
+        if data.entry_key == item.data.entry_key:
+            return known.story_id
+    return None

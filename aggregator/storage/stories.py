@@ -1,9 +1,9 @@
-"""Queries on stories: attach stored entries to their stories, and list a story's sources.
+"""Queries on stories: find or create the story of each entry, and list a story's sources.
 
 A story is, for now, the set of entries sharing a canonical URL; an entry without one is
 a story of its own. Concurrent creation of the same story is made harmless by the unique
 canonical URL (insert ... on conflict do nothing, then read back). Work is batched per
-feed: one insert, one lookup and one update for all of a poll's entries. Never commits.
+feed: one executemany insert and one lookup for all of a poll's entries. Never commits.
 """
 
 from __future__ import annotations
@@ -12,21 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from aggregator.storage.entries import StoredEntry
 from aggregator.storage.models import Entry, Feed, Story
 from aggregator.storage.upsert import insert_ignoring_conflicts
-from aggregator.types import StorySource
+from aggregator.types import EntryData, StorySource
 
 _STORIES = Story.__table__  # type: ignore[attr-defined]
-_ENTRIES = Entry.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
 
 
-def _story_values(item: StoredEntry, feed_id: int, now: datetime) -> dict[str, Any]:
-    data = item.data
+def _story_values(data: EntryData, feed_id: int, now: datetime) -> dict[str, Any]:
     return {
         "canonical_url": data.canonical_url,
         "title": data.title,
@@ -38,48 +35,44 @@ def _story_values(item: StoredEntry, feed_id: int, now: datetime) -> dict[str, A
 
 
 def _by_url(
-    session: Session, items: list[StoredEntry], feed_id: int, now: datetime
-) -> dict[int, int]:
+    session: Session, entries: Sequence[EntryData], feed_id: int, now: datetime
+) -> dict[str, int]:
     first: dict[str, dict[str, Any]] = {}
-    for item in items:
-        first.setdefault(str(item.data.canonical_url), _story_values(item, feed_id, now))
+    for data in entries:
+        first.setdefault(str(data.canonical_url), _story_values(data, feed_id, now))
     urls = list(first)
     ids: dict[str, int] = {}
+    stmt = insert_ignoring_conflicts(session, _STORIES)
     for start in range(0, len(urls), _CHUNK):
         chunk = urls[start : start + _CHUNK]
-        session.execute(insert_ignoring_conflicts(session, _STORIES, [first[u] for u in chunk]))
+        session.execute(stmt, [first[u] for u in chunk])
         query = select(Story.canonical_url, Story.id).where(col(Story.canonical_url).in_(chunk))
         ids.update((str(url), int(sid or 0)) for url, sid in session.exec(query))
-    return {item.id: ids[str(item.data.canonical_url)] for item in items}
+    return {d.entry_key: ids[str(d.canonical_url)] for d in entries}
 
 
 def _lone(
-    session: Session, items: list[StoredEntry], feed_id: int, now: datetime
-) -> dict[int, int]:
-    if not items:
+    session: Session, entries: Sequence[EntryData], feed_id: int, now: datetime
+) -> dict[str, int]:
+    if not entries:
         return {}
     stmt = insert(_STORIES).returning(_STORIES.c.id, sort_by_parameter_order=True)
-    rows = session.execute(stmt, [_story_values(i, feed_id, now) for i in items])
-    return {item.id: int(row[0]) for item, row in zip(items, rows, strict=True)}
+    rows = session.execute(stmt, [_story_values(d, feed_id, now) for d in entries])
+    return {d.entry_key: int(row[0]) for d, row in zip(entries, rows, strict=True)}
 
 
-def assign_stories(
-    session: Session, feed_id: int, stored: Sequence[StoredEntry], now: datetime
-) -> dict[int, int]:
-    """entry id -> story id for every stored entry, creating stories for first sources."""
-    with_url = [s for s in stored if s.data.canonical_url]
-    lone = [s for s in stored if not s.data.canonical_url and not s.is_update]
-    stories = {**_by_url(session, with_url, feed_id, now), **_lone(session, lone, feed_id, now)}
-    if stories:
-        stmt = update(_ENTRIES).where(_ENTRIES.c.id == bindparam("_id"))
-        stmt = stmt.values(story_id=bindparam("_story"))
-        params = [{"_id": e, "_story": s} for e, s in stories.items()]
-        session.connection().execute(stmt, params)
-    updated_lone = [s.id for s in stored if not s.data.canonical_url and s.is_update]
-    if updated_lone:
-        rows = session.exec(select(Entry.id, Entry.story_id).where(col(Entry.id).in_(updated_lone)))
-        stories.update((int(e or 0), int(sid)) for e, sid in rows if sid is not None)
-    return stories
+def story_ids(
+    session: Session,
+    feed_id: int,
+    new: Sequence[EntryData],
+    changed: Sequence[EntryData],
+    now: datetime,
+) -> dict[str, int]:
+    """entry key -> story id: by canonical URL, or a new story of its own for a new entry
+    without one (a changed entry without one keeps the story it has)."""
+    with_url = [d for d in (*new, *changed) if d.canonical_url]
+    lone = [d for d in new if not d.canonical_url]
+    return {**_by_url(session, with_url, feed_id, now), **_lone(session, lone, feed_id, now)}
 
 
 def story_sources(session: Session, story_id: int) -> list[StorySource]:

@@ -14,9 +14,15 @@ from sqlmodel import Session
 
 
 def insert_ignoring_conflicts(
-    session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]]
+    session: Session, table: Table, values: dict[str, Any] | None = None
 ) -> Any:
-    """An insert of one row (or many) that does nothing where a unique key already exists."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).values(values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(values).on_conflict_do_nothing()
+    """An insert that does nothing where a unique key already exists.
+
+    Without `values`, execute it with a list of parameter dicts: an executemany whose
+    compiled form is cached, unlike a multi-row VALUES built anew for every batch.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    if values is not None:
+        stmt = stmt.values(values)
+    return stmt.on_conflict_do_nothing()
