@@ -12,21 +12,26 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from aggregator import __version__
 from aggregator.alerts.channels import build_channels
 from aggregator.alerts.dispatch import Dispatcher, DispatchReport
 from aggregator.alerts.sample import sample_alert
 from aggregator.clock import utcnow
-from aggregator.daemon import default_instance_id, run_daemon
+from aggregator.daemon import HEARTBEAT, default_instance_id, run_daemon
 from aggregator.errors import AggregatorError, ConfigErrors, DeliveryError
-from aggregator.feedview import feeds_table
+from aggregator.feedview import feeds_table, instances_table
+from aggregator.match.logic import WatchlistSpec, build_expression
 from aggregator.pipeline import Poller
-from aggregator.settings import Settings, load_settings, resolve_config_dir
+from aggregator.search import backtest, search
+from aggregator.searchview import backtest_text, hits_text, since_text
+from aggregator.settings import Settings, load_settings, parse_duration, resolve_config_dir
 from aggregator.storage import feeds as feed_store
-from aggregator.storage import outbox
+from aggregator.storage import instances, outbox
 from aggregator.storage.db import Database
 from aggregator.types import Alert, PollSummary
+from aggregator.watch import watchlist_spec
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -56,9 +61,23 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("channel", metavar="CHANNEL", help="channel name from aggregator.toml")
     sub.add_parser("check", parents=[common], help="validate the config")
     sub.add_parser("feeds", parents=[common], help="show feeds and their state")
+    sub.add_parser("instances", parents=[common], help="show the instances sharing the database")
     db = sub.add_parser("db", parents=[common], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", parents=[common], help="apply migrations")
+    watch = sub.add_parser("watchlists", parents=[common], help="try watchlists on history")
+    watch_sub = watch.add_subparsers(dest="watch_command", required=True, metavar="ACTION")
+    backtest = watch_sub.add_parser(
+        "test", parents=[common], help="what a watchlist would have alerted on (sends nothing)"
+    )
+    backtest.add_argument("name", nargs="?", metavar="NAME", help="a watchlist from the config")
+    backtest.add_argument("--query", metavar="QUERY", help="an ad-hoc query instead of NAME")
+    backtest.add_argument("--since", default="30d", metavar="DURATION", help="default 30d")
+    backtest.add_argument("--sample", type=int, default=10, metavar="N", help="default 10")
+    search = sub.add_parser("search", parents=[common], help="search stored entries")
+    search.add_argument("query", metavar="QUERY", help="the watchlist query language")
+    search.add_argument("--since", metavar="DURATION", help="e.g. 7d (default: everything)")
+    search.add_argument("--limit", type=int, default=20, metavar="N", help="default 20")
     return parser
 
 
@@ -177,9 +196,72 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_instances(args: argparse.Namespace, settings: Settings) -> int:
+    db = _open_db(settings)
+    try:
+        with db.transaction() as session:
+            rows = instances.instance_rows(session)
+    finally:
+        db.dispose()
+    print(instances_table(rows, utcnow(), HEARTBEAT))
+    return EXIT_OK
+
+
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     _open_db(settings).dispose()
     print("database is at the latest schema")
+    return EXIT_OK
+
+
+def _checked(spec: WatchlistSpec, since: str | None) -> timedelta | None:
+    """The --since duration; ValueError (shown as a usage error) if it or the query is bad."""
+    build_expression(spec)
+    return None if since is None else parse_duration(since)
+
+
+def cmd_watchlists(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.name is None) == (args.query is None):
+        print("give a watchlist NAME or --query '...', not both", file=sys.stderr)
+        return EXIT_USAGE
+    feeds = None
+    if args.query is not None:
+        title, spec = "query", WatchlistSpec("query", query=args.query)
+    else:
+        found = [w for w in settings.watchlists if w.name == args.name]
+        if not found:
+            print(f"unknown watchlist: {args.name}", file=sys.stderr)
+            return EXIT_USAGE
+        title, spec = f"watchlist {args.name!r}", watchlist_spec(found[0])
+        if found[0].tags:
+            feeds = [f.name for f in settings.feeds if set(f.tags) & set(found[0].tags)]
+    try:
+        since, now = _checked(spec, args.since), utcnow()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    db = _open_db(settings)
+    try:
+        report = backtest(db, spec, since=since, now=now, feeds=feeds, sample=args.sample)
+    finally:
+        db.dispose()
+    print(backtest_text(title, report, since_text(since, now)))
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        since, now = _checked(WatchlistSpec("search", query=args.query), args.since), utcnow()
+    except ValueError as exc:
+        print(f"error: query: {exc}" if "column" in str(exc) else f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    db = _open_db(settings)
+    try:
+        found = search(db, args.query, since=since, now=now, limit=args.limit)
+    finally:
+        db.dispose()
+    if found:
+        print(hits_text(found))
+    print(f"{len(found)} entries ({since_text(since, now)}, newest first)")
     return EXIT_OK
 
 
@@ -189,7 +271,10 @@ COMMANDS = {
     "send-test": cmd_send_test,
     "check": cmd_check,
     "feeds": cmd_feeds,
+    "instances": cmd_instances,
     "db": cmd_db,
+    "watchlists": cmd_watchlists,
+    "search": cmd_search,
 }
 
 

@@ -17,27 +17,35 @@ import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from aggregator import __version__
 from aggregator.alerts.channels import Channel, build_channels
 from aggregator.alerts.dispatch import Dispatcher
+from aggregator.clock import utcnow
 from aggregator.errors import AggregatorError, ConfigErrors
 from aggregator.pipeline import Poller
 from aggregator.settings import Settings, load_settings
-from aggregator.storage import outbox
+from aggregator.storage import feeds as feed_store
+from aggregator.storage import instances, outbox
 from aggregator.storage.db import Database
+from aggregator.storage.engine import is_sqlite
+from aggregator.storage.instances import SqliteLock
 
 log = logging.getLogger(__name__)
 CONFIG_FILES = ("aggregator.toml", "feeds.toml", "watchlists.toml")
 POLL_CHECK_SECONDS = 2.0
 RELOAD_CHECK_SECONDS = 2.0
 STOP_GRACE_SECONDS = 7.0
+HEARTBEAT = timedelta(seconds=10)
 
 
 def default_instance_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """$AGGREGATOR_INSTANCE_ID, else hostname:pid."""
+    return os.environ.get("AGGREGATOR_INSTANCE_ID") or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def sd_notify(message: str) -> None:
@@ -78,7 +86,11 @@ class Daemon:
             settings.channels, settings.http.allow_private_networks
         )
         self.dispatcher = Dispatcher(
-            self.db, self.channels, settings.alerts.max_age, self.instance_id
+            self.db,
+            self.channels,
+            settings.alerts.max_age,
+            self.instance_id,
+            lease=settings.polling.lease,
         )
         self.poller.reconcile()
 
@@ -96,11 +108,17 @@ class Daemon:
             self._tasks.discard(task)
 
     async def poll_due(self) -> None:
-        poller = self.poller
-        due = await asyncio.to_thread(poller.due, self.settings.polling.concurrency * 4)
+        poller, owner = self.poller, self.instance_id
+        limit = self.settings.polling.concurrency * 4
+        due = await asyncio.to_thread(poller.claim_due, owner, limit)
         if not due:
             return
-        summary = await poller.poll(due)
+        try:
+            summary = await poller.poll(due)
+        except asyncio.CancelledError:
+            # Stopping: hand unfinished feeds back now rather than when the lease expires.
+            await asyncio.shield(asyncio.to_thread(poller.release, due, owner))
+            raise
         log.info(
             "polled %d feeds: %d fetched, %d not modified, %d failed, %d new entries, %d matches",
             len(summary.outcomes),
@@ -165,6 +183,7 @@ class Daemon:
             ("poll", self.poll_due, POLL_CHECK_SECONDS),
             ("deliver", self.deliver, self.settings.alerts.deliver_interval.total_seconds()),
             ("reload", self.check_reload, RELOAD_CHECK_SECONDS),
+            ("heartbeat", self.heartbeat, HEARTBEAT.total_seconds()),
         )
         for name, job, seconds in jobs:
             scheduler.add_job(
@@ -180,12 +199,28 @@ class Daemon:
         return scheduler
 
     def _recover(self) -> None:
-        """SQLite runs one instance, so any lease left behind is from a crashed run."""
-        if self.db.is_sqlite:
-            with self.db.transaction() as session:
+        """Register this instance; on SQLite (one instance) drop a crashed run's leases."""
+        with self.db.transaction() as session:
+            instances.register(
+                session,
+                instance_id=self.instance_id,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                now=utcnow(),
+            )
+            if self.db.is_sqlite:
                 released = outbox.release_all(session)
-            if released:
-                log.info("released %d deliveries claimed by a previous run", released)
+                feed_store.release_all(session)
+                if released:
+                    log.info("released %d deliveries claimed by a previous run", released)
+
+    async def heartbeat(self) -> None:
+        def beat() -> None:
+            with self.db.transaction() as session:
+                instances.heartbeat(session, self.instance_id, utcnow())
+
+        await asyncio.to_thread(beat)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -221,6 +256,8 @@ class Daemon:
                 await channel.aclose()
         self.poller.parse_pool.shutdown(wait=False, cancel_futures=True)
         self.poller.db_pool.shutdown(wait=True)
+        with suppress(AggregatorError), self.db.transaction() as session:
+            instances.stopped(session, self.instance_id, utcnow())
         self.db.dispose()
         log.info("stopped")
 
@@ -230,5 +267,13 @@ def _with_storage(new: Settings, old: Settings) -> Settings:
 
 
 async def run_daemon(settings: Settings) -> int:
-    Database(settings.storage.url).migrate()
-    return await Daemon(settings).run()
+    """Run until SIGTERM/SIGINT; on SQLite, refuse to start beside another instance."""
+    lock = SqliteLock(settings.storage.url) if is_sqlite(settings.storage.url) else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        Database(settings.storage.url).migrate()
+        return await Daemon(settings).run()
+    finally:
+        if lock is not None:
+            lock.release()

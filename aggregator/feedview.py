@@ -1,4 +1,4 @@
-"""How `aggregator feeds` describes a feed: status words and the table. Pure formatting.
+"""How `aggregator feeds` and `aggregator instances` describe things. Pure formatting.
 
 A feed is "never" polled, "ok", in "error", "FAILING" (errors for longer than the
 configured time), or "gone" (410); a feed whose config URL permanently redirected says
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from aggregator.storage.feeds import FeedRow
+from aggregator.storage.instances import InstanceRow, is_alive
 
 
 def feed_status(row: FeedRow, now: datetime, flag_failing_after: timedelta) -> str:
@@ -24,7 +25,8 @@ def feed_status(row: FeedRow, now: datetime, flag_failing_after: timedelta) -> s
         status = "never"
     else:
         status = f"ok {row.last_status}"
-    return status + (" moved" if row.moved_to else "")
+    status += " moved" if row.moved_to else ""
+    return status + (f" polling@{row.lease_owner}" if row.lease_owner else "")
 
 
 def _when(moment: datetime | None) -> str:
@@ -59,3 +61,19 @@ def feeds_table(rows: Sequence[FeedRow], now: datetime, flag_failing_after: time
         for r in rows
     ]
     return render_table([header, *body])
+
+
+def instances_table(rows: Sequence[InstanceRow], now: datetime, heartbeat: timedelta) -> str:
+    header = ("INSTANCE", "STATE", "STARTED", "LAST HEARTBEAT", "FEEDS LEASED", "VERSION")
+    body = [
+        (
+            r.id,
+            "alive" if is_alive(r, now, heartbeat) else ("stopped" if r.stopped_at else "dead"),
+            _when(r.started_at),
+            _when(r.heartbeat_at),
+            str(r.feeds_leased),
+            r.version,
+        )
+        for r in rows
+    ]
+    return render_table([header, *body]) if body else "no instance has run on this database"

@@ -109,9 +109,17 @@ class Poller:
         with self.db.transaction() as session:
             return feed_store.active_feeds(session, names)
 
-    def due(self, limit: int) -> list[FeedState]:
+    def claim_due(self, owner: str, limit: int) -> list[FeedState]:
+        """Lease due feeds to `owner`: the lease must outlast one poll of them."""
+        lease = self.settings.polling.lease
         with self.db.transaction() as session:
-            return feed_store.due_feeds(session, self.clock(), limit)
+            return feed_store.claim_due(
+                session, now=self.clock(), owner=owner, lease=lease, limit=limit
+            )
+
+    def release(self, feeds: Sequence[FeedState], owner: str) -> None:
+        with self.db.transaction() as session:
+            feed_store.release(session, [f.id for f in feeds], owner)
 
     async def poll(self, feeds: Sequence[FeedState]) -> PollSummary:
         limits = fetch_limits(self.settings)

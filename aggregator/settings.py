@@ -46,6 +46,7 @@ from aggregator.settings_fields import (
     parse_size,
     read_toml,
 )
+from aggregator.settings_watchlists import watchlist_terms
 
 __all__ = [
     "CHANNEL_TYPES",
@@ -96,6 +97,9 @@ class PollingSettings:
     min_interval: timedelta = timedelta(minutes=5)  # adaptive polling never goes below this
     max_interval: timedelta = timedelta(hours=24)  # ... nor above this, nor does backoff
     flag_failing_after: timedelta = timedelta(days=1)  # a feed failing this long is flagged
+    # How long a feed or delivery claimed by one instance stays reserved to it: what an
+    # instance that dies leaves behind, before the others take its work over.
+    lease: timedelta = timedelta(minutes=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +129,13 @@ class FeedSettings:
 @dataclass(frozen=True, slots=True)
 class WatchlistSettings:
     name: str
-    any: tuple[str, ...]  # words or phrases, any of which matches
+    any: tuple[str, ...]  # words or phrases, any of which matches (may be empty, see below)
     channels: tuple[str, ...]  # channel names, all defined in aggregator.toml
     tags: tuple[str, ...] = ()  # if set, only stories from feeds with one of these tags
+    query: str | None = None  # the query language (aggregator.match.query)
+    all: tuple[str, ...] = ()  # every one of these must occur
+    none: tuple[str, ...] = ()  # none of these may occur
+    # At least one of any, all and query is given; each given part must hold.
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +223,7 @@ def _main_settings(
             flag_failing_after=table.get(
                 "flag_failing_after", as_duration, poll.flag_failing_after
             ),
+            lease=table.get("lease", as_duration, poll.lease),
         )
     with main.table("http") as table:
         web = HttpSettings()
@@ -294,7 +303,8 @@ def _watchlists(
     for table in doc.tables("watchlists"):
         with table:
             name = table.require("name", as_name)
-            terms = table.require("any", list_of(as_name, empty="must list at least one term"))
+            query = table.optional("query", as_name)
+            terms = {key: table.optional(key, list_of(as_name)) for key in ("any", "all", "none")}
             channels = table.require("channels", list_of(as_name, empty="must name a channel"))
             tags = table.get("tags", list_of(as_name), NO_STRINGS)
         for index, channel in enumerate(channels or ()):
@@ -306,11 +316,16 @@ def _watchlists(
             if feed_tags is not None and tag not in feed_tags:
                 message = f"no feed in {FEEDS_FILE} has the tag {tag!r}, so nothing would match"
                 table.error("tags", message, f"[{index}]")
+        spec = watchlist_terms(table, name or "", query, terms)
         if name is None or not _unique(table, "watchlist", name, first_at):
             continue
-        if terms is not None and channels is not None:
+        if spec is not None and channels is not None:
             channels = tuple(dict.fromkeys(channels))  # a channel named twice alerts once
-            watchlists.append(WatchlistSettings(name, terms, channels, tags))
+            watchlists.append(
+                WatchlistSettings(
+                    name, spec.any, channels, tags, query=spec.query, all=spec.all, none=spec.none
+                )
+            )
     return tuple(watchlists)
 
 

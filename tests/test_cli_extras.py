@@ -61,14 +61,15 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
-def test_systemd_unit_verifies(tmp_path: Path) -> None:
-    unit = (ROOT / "systemd" / "aggregator.service").read_text()
+@pytest.mark.parametrize("name", ["aggregator.service", "aggregator@.service"])
+def test_systemd_unit_verifies(name: str, tmp_path: Path) -> None:
+    unit = (ROOT / "systemd" / name).read_text()
     executable = shutil.which("aggregator") or str(Path(sys.executable).parent / "aggregator")
     assert "ExecStart=/opt/aggregator/.venv/bin/aggregator run" in unit
-    local = tmp_path / "aggregator.service"
+    local = tmp_path / name
     local.write_text(unit.replace("/opt/aggregator/.venv/bin/aggregator", executable))
     done = subprocess.run(
         ["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60
     )
-    problems = [line for line in done.stderr.splitlines() if "aggregator.service" in line]
+    problems = [line for line in done.stderr.splitlines() if name in line]
     assert done.returncode == 0 and problems == [], done.stderr

@@ -124,3 +124,36 @@ def test_sighup_reloads_at_once(
         wait_until(lambda: "config reloaded (SIGHUP)" in daemon.log(), timeout=5)
     finally:
         assert daemon.stop(signal.SIGINT) == 0
+
+
+def test_second_instance_on_one_sqlite_file_refuses_to_start(
+    make_config: ConfigMaker,
+    feed_server: FeedServer,
+    webhook_receiver: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    config = _setup(make_config, feed_server, webhook_receiver, ["Yarmouk"])
+    first = _start(config, tmp_path, webhook_receiver)
+    try:
+        wait_until(lambda: "aggregator running" in first.log())
+        second = DaemonProcess(
+            config, tmp_path / "second.log", {SECRET_ENV: webhook_receiver.secret or ""}
+        )
+        assert second.proc.wait(20) == 1
+        assert "another aggregator instance (pid" in second.log()
+        assert "use PostgreSQL for several" in second.log()
+    finally:
+        assert first.stop() == 0
+    # The lock dies with its holder: a SIGKILLed instance never blocks the next start.
+    third = _start(config, tmp_path, webhook_receiver)
+    try:
+        wait_until(lambda: "aggregator running" in third.log())
+    finally:
+        third.kill()
+    fourth = DaemonProcess(
+        config, tmp_path / "fourth.log", {SECRET_ENV: webhook_receiver.secret or ""}
+    )
+    try:
+        wait_until(lambda: "aggregator running" in fourth.log())
+    finally:
+        assert fourth.stop() == 0

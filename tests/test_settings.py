@@ -402,10 +402,10 @@ ERROR_CASES: list[tuple[str, dict[str, str], dict[str, str], str]] = [
         "feeds.toml: feed: unknown key (did you mean 'feeds'?)",
     ),
     (
-        "query is not accepted yet",
-        {"aggregator.toml": CONSOLE, "watchlists.toml": WATCH + "query = 'Yarmouk'\n"},
+        "query with a syntax error",
+        {"aggregator.toml": CONSOLE, "watchlists.toml": WATCH + "query = 'camp (Yarmouk'\n"},
         {},
-        "watchlists.toml: watchlists[0].query: unknown key (known: any, channels, name, tags)",
+        "watchlists.toml: watchlists[0].query: column 6: unbalanced parenthesis",
     ),
     (
         "string for integer",
@@ -575,7 +575,7 @@ ERROR_CASES: list[tuple[str, dict[str, str], dict[str, str], str]] = [
         "watchlist without any",
         {"aggregator.toml": CONSOLE, "watchlists.toml": WATCH.replace('any = ["Yarmouk"]\n', "")},
         {},
-        "watchlists.toml: watchlists[0].any: missing required key",
+        "watchlists.toml: watchlists[0].any: missing required key (or give `all` or `query`)",
     ),
     (
         "watchlist with no channels",
@@ -778,7 +778,7 @@ def test_all_errors_of_all_files_are_reported_together(tmp_path: Path) -> None:
     assert error_messages(config_dir) == [
         "aggregator.toml: polling.concurrency: must be between 1 and 1024, got 0",
         "aggregator.toml: polling.typo: unknown key (known: concurrency, default_interval,"
-        " flag_failing_after, max_interval, min_interval, per_host_concurrency)",
+        " flag_failing_after, lease, max_interval, min_interval, per_host_concurrency)",
         f"aggregator.toml: http.timeout: invalid duration '1x' {DURATION_HINT}",
         f"feeds.toml: feeds[3].interval: invalid duration 'x' {DURATION_HINT}",
         "watchlists.toml: watchlists[0].channels[0]: unknown channel 'nope' (known: console)",

@@ -177,13 +177,30 @@ def test_failure_counts_and_success_resets(db: Database) -> None:
     assert row.consecutive_errors == 0 and row.last_error is None and row.last_status == 200
 
 
+def due(s: Session, at: datetime, owner: str = "me") -> list[int]:
+    claimed = feed_store.claim_due(s, now=at, owner=owner, lease=timedelta(minutes=5), limit=10)
+    return [f.id for f in claimed]
+
+
+def test_claims_lease_due_feeds_to_one_owner_until_expiry(db: Database) -> None:
+    feed_id = _feed(db)
+    with db.transaction() as s:
+        assert due(s, NOW, "a") == [feed_id]
+    with db.transaction() as s:
+        assert due(s, NOW, "b") == [], "leased to a"
+        assert due(s, NOW + timedelta(minutes=6), "b") == [feed_id], "a's lease expired"
+        feed_store.record_success(s, feed_id, ok(next_poll_at=NOW + timedelta(hours=1)), NOW)
+        assert feed_store.feed_rows(s)[0].lease_owner is None
+
+
 def test_due_feeds_respects_next_poll(db: Database) -> None:
     feed_id = _feed(db)
     with db.transaction() as s:
-        assert [f.id for f in feed_store.due_feeds(s, NOW, 10)] == [feed_id]
+        assert due(s, NOW) == [feed_id]
+        feed_store.release(s, [feed_id], "me")
         feed_store.record_success(s, feed_id, ok(next_poll_at=NOW + timedelta(minutes=15)), NOW)
-        assert feed_store.due_feeds(s, NOW + timedelta(minutes=14), 10) == []
-        assert len(feed_store.due_feeds(s, NOW + timedelta(minutes=16), 10)) == 1
+        assert due(s, NOW + timedelta(minutes=14)) == []
+        assert due(s, NOW + timedelta(minutes=16)) == [feed_id]
 
 
 def test_datetimes_come_back_aware_utc(db: Database) -> None:

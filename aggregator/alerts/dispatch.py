@@ -44,6 +44,7 @@ class Dispatcher:
     owner: str
     clock: Callable[[], datetime] = utcnow
     batch: int = 50
+    lease: timedelta = LEASE
 
     async def _db(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         def work() -> T:
@@ -56,7 +57,7 @@ class Dispatcher:
         """Send what is due now; returns what happened. Stops early when `stop` is set."""
         report = DispatchReport()
         ids = await self._db(
-            outbox.claim_due, now=self.clock(), owner=self.owner, lease=LEASE, limit=self.batch
+            outbox.claim_due, now=self.clock(), owner=self.owner, lease=self.lease, limit=self.batch
         )
         for index, delivery_id in enumerate(ids):
             if stop is not None and stop.is_set():

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from aggregator.storage.models import Entry
+from aggregator.storage.upsert import insert_ignoring_conflicts
 from aggregator.types import EntryData
 
 # Keeps IN (...) lists under SQLite's and PostgreSQL's parameter limits.
@@ -106,7 +107,11 @@ def insert_new(
     stories: Mapping[str, int],
     now: datetime,
 ) -> list[StoredEntry]:
-    """Insert unseen entries, each with its story (by entry key); returns them with ids."""
+    """Insert unseen entries, each with its story (by entry key); returns those inserted.
+
+    An entry another instance inserted meanwhile is skipped (ON CONFLICT DO NOTHING on
+    the feed and entry key): it is that instance's to match and alert on.
+    """
     if not new:
         return []
     rows = [
@@ -118,9 +123,11 @@ def insert_new(
         }
         for d in new
     ]
-    stmt = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
-    ids = [int(row[0]) for row in session.execute(stmt, rows)]
-    return [StoredEntry(i, d, False) for i, d in zip(ids, new, strict=True)]
+    stmt = insert_ignoring_conflicts(session, _TABLE).returning(
+        _TABLE.c.id, _TABLE.c.entry_key
+    )
+    ids = {str(key): int(row_id) for row_id, key in session.execute(stmt, rows)}
+    return [StoredEntry(ids[d.entry_key], d, False) for d in new if d.entry_key in ids]
 
 
 def update_changed(

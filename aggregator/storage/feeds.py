@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, text
 from sqlmodel import Session, col, select
 
 from aggregator.storage.models import Entry, Feed
 from aggregator.types import FeedState
+
+
+# An arbitrary constant: the advisory lock key that serialises config reconciliation.
+RECONCILE_LOCK = 7_311_004_212
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class FeedRow:
     moved_to: str | None = None
     gone_at: datetime | None = None
     failing_since: datetime | None = None
+    lease_owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +74,11 @@ def reconcile_feeds(
     """Make the table follow the config: add, soft-remove, restore, and follow URL edits.
 
     Removed feeds keep their entries (stories and alerts may refer to them); a feed whose
-    URL changed forgets its validators, since they belonged to the old URL.
+    URL changed forgets its validators, since they belonged to the old URL. Instances
+    sharing a PostgreSQL database reconcile one at a time (a transaction-scoped lock).
     """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK})
     rows = {feed.name: feed for feed in session.exec(select(Feed)).all()}
     wanted = {c.name: c for c in configured}
     added, removed, changed, restored = [], [], [], []
@@ -125,15 +133,43 @@ def active_feeds(session: Session, names: Sequence[str] | None = None) -> list[F
     return [_state(f) for f in session.exec(query.order_by(col(Feed.name))).all()]
 
 
-def due_feeds(session: Session, now: datetime, limit: int) -> list[FeedState]:
+def claim_due(
+    session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int
+) -> list[FeedState]:
+    """Lease up to `limit` due feeds to `owner`; others skip them until the lease ends.
+
+    On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several instances claim at once without
+    waiting on or double-claiming each other's rows; an instance that dies leaves leases
+    that simply expire.
+    """
     query = (
         select(Feed)
         .where(col(Feed.removed_at).is_(None), col(Feed.gone_at).is_(None))
-        .where((col(Feed.next_poll_at).is_(None)) | (col(Feed.next_poll_at) <= now))
+        .where(or_(col(Feed.next_poll_at).is_(None), col(Feed.next_poll_at) <= now))
+        .where(or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now))
         .order_by(col(Feed.next_poll_at))
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return [_state(f) for f in session.exec(query).all()]
+    feeds = session.exec(query).all()
+    for feed in feeds:
+        feed.lease_owner, feed.lease_expires_at = owner, now + lease
+    session.flush()
+    return [_state(f) for f in feeds]
+
+
+def release_all(session: Session) -> None:
+    """Drop every feed lease: only for a single-instance database, at start-up."""
+    for feed in session.exec(select(Feed).where(col(Feed.lease_owner).is_not(None))).all():
+        feed.lease_owner = feed.lease_expires_at = None
+
+
+def release(session: Session, feed_ids: Sequence[int], owner: str) -> None:
+    """Give back leases this owner still holds (a stop before the poll finished)."""
+    for feed_id in feed_ids:
+        feed = session.get(Feed, feed_id)
+        if feed is not None and feed.lease_owner == owner:
+            feed.lease_owner = feed.lease_expires_at = None
 
 
 def record_success(session: Session, feed_id: int, outcome: FetchOutcome, now: datetime) -> None:
@@ -148,6 +184,7 @@ def record_success(session: Session, feed_id: int, outcome: FetchOutcome, now: d
     feed.last_status = outcome.status
     feed.last_fetched_at = now
     feed.next_poll_at = outcome.next_poll_at
+    feed.lease_owner = feed.lease_expires_at = None
     feed.consecutive_errors = 0
     feed.last_error = None
     feed.failing_since = None
@@ -170,6 +207,7 @@ def record_failure(
     feed.last_status = status
     feed.last_fetched_at = now
     feed.next_poll_at = next_poll_at
+    feed.lease_owner = feed.lease_expires_at = None
     feed.consecutive_errors += 1
     feed.last_error = error[:2000]
     feed.last_error_at = now
@@ -203,6 +241,7 @@ def feed_rows(session: Session) -> list[FeedRow]:
             moved_to=f.moved_to,
             gone_at=f.gone_at,
             failing_since=f.failing_since,
+            lease_owner=f.lease_owner,
         )
         for f in feeds
     ]

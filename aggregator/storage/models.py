@@ -54,6 +54,23 @@ class Feed(SQLModel, table=True):
     # Hash of the last body, so servers without validators don't cost a parse each time.
     body_hash: str | None = Field(default=None, max_length=64)
     learned_interval: int | None = None  # seconds, from the feed's publishing rate
+    # A poll in progress: which instance claimed the feed, until when (a dead one's expires).
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _utc()
+
+
+class Instance(SQLModel, table=True):
+    """A running `aggregator run`: who it is and when it last said it was alive."""
+
+    __tablename__ = "instances"
+
+    id: str = Field(primary_key=True, max_length=200)
+    hostname: str = Field(max_length=200)
+    pid: int
+    version: str = Field(max_length=50)
+    started_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    heartbeat_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    stopped_at: datetime | None = _utc()
 
 
 class Entry(SQLModel, table=True):

@@ -44,6 +44,8 @@ class FeedServer:
         self.requests: list[Request] = []
         self.in_flight = 0
         self.max_in_flight = 0  # most requests served at the same moment
+        self.overlaps: list[str] = []  # paths requested again while still being served
+        self._paths_in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
         server = self
 
@@ -58,11 +60,16 @@ class FeedServer:
                     server.requests.append(Request(self.path, dict(self.headers.items())))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    busy = server._paths_in_flight.get(self.path, 0)
+                    if busy:
+                        server.overlaps.append(self.path)
+                    server._paths_in_flight[self.path] = busy + 1
                 try:
                     server._serve(self)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
+                        server._paths_in_flight[self.path] -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
