@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 from aggregator.storage.models import Entry, Feed
 from aggregator.types import FeedState
 
-
 # An arbitrary constant: the advisory lock key that serialises config reconciliation.
 RECONCILE_LOCK = 7_311_004_212
 
