@@ -2,7 +2,8 @@
 
 The URL comes from, in order: the caller (`aggregator db upgrade` passes it in
 config.attributes), `-x url=...`, or aggregator's settings from the config directory.
-SQLite migrations run in batch mode so that later ALTERs work there too.
+SQLite migrations run in batch mode so that later ALTERs work there too. Autogenerate
+leaves out the full-text search table and index, which a hand-written migration makes.
 """
 
 import os
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from aggregator.storage import models
 from aggregator.storage.engine import make_engine, normalize_url
+from aggregator.storage.search import is_search_index
 from alembic import context
 
 # An arbitrary constant: the key of the advisory lock that lets several instances start at once.
@@ -31,6 +33,11 @@ def _url() -> str:
     return load_settings(Path(config_dir), os.environ).storage.url
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate compares everything but the hand-made full-text search objects."""
+    return not is_search_index(name, type_)
+
+
 def run_migrations() -> None:
     engine = make_engine(_url())
     with engine.connect() as connection:
@@ -48,6 +55,7 @@ def run_migrations() -> None:
                 target_metadata=models.metadata,
                 render_as_batch=True,
                 compare_type=True,
+                include_name=include_name,
             )
             with context.begin_transaction():
                 context.run_migrations()

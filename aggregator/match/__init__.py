@@ -11,10 +11,24 @@ Modules:
     spans in the original text) and `Words` (the same words, spans on demand, for
     scanning). The single definition of "the same word".
 
+``lexer`` and ``query``
+    `Term` (one word, phrase or prefix) and `parse_query` (the query language -> a
+    syntax tree, or `QueryError` with a column); the lexer splits the text into tokens.
+
+``logic``
+    `WatchlistSpec` (name, `any`, `all`, `none`, `query`) as one boolean expression:
+    building, evaluating and explaining it.
+
 ``matcher``
-    `Term` (one watchlist string), `WatchlistSpec` (a watchlist's name and terms) and
-    `Matcher` (all watchlists compiled into one index, matched against an entry's
-    fields), plus `make_snippet`.
+    `Matcher`: all watchlists compiled into one Aho–Corasick automaton, matched
+    against an entry's fields.
+
+``snippet``
+    `make_snippet` (the text around a hit) and `mark` (a term marked in a snippet).
+
+``prefilter``
+    What a watchlist requires, as words a full-text index can look up (candidates for
+    backtests and search, which the matcher then decides exactly).
 
 Semantics (see DESIGN.md, "Matching semantics"):
 
@@ -28,10 +42,15 @@ Semantics (see DESIGN.md, "Matching semantics"):
   hits consecutive words, whatever punctuation lies between them ("Red-Crescent"), but
   not with another word between them. In "categories" (one category per line) a phrase
   does not run from one category into the next.
-* Each watchlist that hits gives one `MatchResult`: the distinct terms that hit, in the
-  watchlist's order, and one `Highlight` per field and term for its first occurrence,
-  fields in the order of `FIELDS`, earliest hit first within a field. Its `snippet` (the
-  first highlight) is the passage an alert shows.
+* A watchlist matches when its `query` holds (see query.py for the language), any of
+  its `any` terms occurs, all its `all` terms occur and none of its `none` terms does
+  (each part only if given). Unscoped terms look at the text fields (`FIELDS`);
+  `feed:` terms look at the feed's name, passed as the field "feed".
+* Each watchlist that hits gives one `MatchResult`: the distinct terms that made it hit
+  (never a NOT term), in the watchlist's order, and one `Highlight` per field and term
+  for its first occurrence (for NEAR, the pair that qualified), fields in the order of
+  `ALL_FIELDS`, earliest hit first within a field. Its `snippet` (the first highlight)
+  is the passage an alert shows.
 
 Typical use::
 
@@ -46,29 +65,30 @@ naming the watchlist) and reuse the matcher for every entry; it is immutable aft
 
 from __future__ import annotations
 
-from aggregator.match.fold import Token, Words, fold, tokenize
-from aggregator.match.matcher import (
-    FIELDS,
-    SNIPPET_CONTEXT,
-    Matcher,
-    Term,
-    WatchlistSpec,
-    make_snippet,
-)
+from aggregator.match.fold import Token, Words, fold, fold_words, tokenize
+from aggregator.match.logic import ALL_FIELDS, FIELDS, WatchlistSpec
+from aggregator.match.matcher import Matcher
+from aggregator.match.query import QueryError, Term, parse_query
+from aggregator.match.snippet import SNIPPET_CONTEXT, make_snippet, mark
 from aggregator.types import EntryData, MatchResult
 
 __all__ = [
+    "ALL_FIELDS",
     "FIELDS",
     "SNIPPET_CONTEXT",
     "Matcher",
+    "QueryError",
     "Term",
     "Token",
     "WatchlistSpec",
     "Words",
     "entry_fields",
     "fold",
+    "fold_words",
     "make_snippet",
+    "mark",
     "match_entry",
+    "parse_query",
     "tokenize",
 ]
 
