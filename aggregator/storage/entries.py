@@ -123,9 +123,7 @@ def insert_new(
         }
         for d in new
     ]
-    stmt = insert_ignoring_conflicts(session, _TABLE).returning(
-        _TABLE.c.id, _TABLE.c.entry_key
-    )
+    stmt = insert_ignoring_conflicts(session, _TABLE).returning(_TABLE.c.id, _TABLE.c.entry_key)
     ids = {str(key): int(row_id) for row_id, key in session.execute(stmt, rows)}
     return [StoredEntry(ids[d.entry_key], d, False) for d in new if d.entry_key in ids]
 
