@@ -28,8 +28,10 @@ from aggregator.search import backtest, search
 from aggregator.searchview import backtest_text, hits_text, since_text
 from aggregator.settings import Settings, load_settings, parse_duration, resolve_config_dir
 from aggregator.storage import feeds as feed_store
-from aggregator.storage import instances, outbox
+from aggregator.storage import instances, outbox, retention
 from aggregator.storage.db import Database
+from aggregator.storage.storyinfo import story_detail
+from aggregator.storyview import prune_text, story_text
 from aggregator.types import Alert, PollSummary
 from aggregator.watch import watchlist_spec
 
@@ -65,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", parents=[common], help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", parents=[common], help="apply migrations")
+    prune = db_sub.add_parser(
+        "prune", parents=[common], help="delete old entries and stories (keeps tombstones)"
+    )
+    prune.add_argument(
+        "--older-than", metavar="DURATION", help="e.g. 90d (default: [retention] max_age)"
+    )
+    stories = sub.add_parser("stories", parents=[common], help="look at stored stories")
+    stories_sub = stories.add_subparsers(dest="stories_command", required=True, metavar="ACTION")
+    show = stories_sub.add_parser("show", parents=[common], help="a story, its sources, alerts")
+    show.add_argument("id", type=int, metavar="ID", help="story id (as in alerts)")
     watch = sub.add_parser("watchlists", parents=[common], help="try watchlists on history")
     watch_sub = watch.add_subparsers(dest="watch_command", required=True, metavar="ACTION")
     backtest = watch_sub.add_parser(
@@ -208,8 +220,41 @@ def cmd_instances(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    if args.db_command == "prune":
+        return _prune(args, settings)
     _open_db(settings).dispose()
     print("database is at the latest schema")
+    return EXIT_OK
+
+
+def _prune(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        older_than = settings.retention.max_age
+        if args.older_than is not None:
+            older_than = parse_duration(args.older_than)
+    except ValueError as exc:
+        print(f"error: --older-than: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    db = _open_db(settings)
+    try:
+        report = retention.prune_by_settings(db, settings, utcnow(), older_than)
+    finally:
+        db.dispose()
+    print(prune_text(report, older_than))
+    return EXIT_OK
+
+
+def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
+    db = _open_db(settings)
+    try:
+        with db.transaction() as session:
+            detail = story_detail(session, args.id)
+    finally:
+        db.dispose()
+    if detail is None:
+        print(f"no story {args.id}", file=sys.stderr)
+        return EXIT_ERROR
+    print(story_text(detail))
     return EXIT_OK
 
 
@@ -273,6 +318,7 @@ COMMANDS = {
     "feeds": cmd_feeds,
     "instances": cmd_instances,
     "db": cmd_db,
+    "stories": cmd_stories,
     "watchlists": cmd_watchlists,
     "search": cmd_search,
 }

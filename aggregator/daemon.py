@@ -17,7 +17,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -30,7 +30,7 @@ from aggregator.errors import AggregatorError, ConfigErrors
 from aggregator.pipeline import Poller
 from aggregator.settings import Settings, load_settings
 from aggregator.storage import feeds as feed_store
-from aggregator.storage import instances, outbox
+from aggregator.storage import instances, outbox, retention
 from aggregator.storage.db import Database
 from aggregator.storage.engine import is_sqlite
 from aggregator.storage.instances import SqliteLock
@@ -41,6 +41,8 @@ POLL_CHECK_SECONDS = 2.0
 RELOAD_CHECK_SECONDS = 2.0
 STOP_GRACE_SECONDS = 7.0
 HEARTBEAT = timedelta(seconds=10)
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_FIRST_AFTER = timedelta(minutes=5)
 
 
 def default_instance_id() -> str:
@@ -77,6 +79,8 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self._stamp = config_stamp(settings.config_dir)
         self._tasks: set[asyncio.Task[object]] = set()
+        self._poll_lock = asyncio.Lock()
+        self._polling: Poller | None = None  # the poller of the poll in progress
         self._apply(settings)
 
     def _apply(self, settings: Settings) -> None:
@@ -108,17 +112,32 @@ class Daemon:
             self._tasks.discard(task)
 
     async def poll_due(self) -> None:
+        """Claim and poll due feeds; one poll at a time (start-up and the job may overlap)."""
+        if self._poll_lock.locked():
+            return
+        async with self._poll_lock:
+            await self._poll_claimed()
+
+    async def _poll_claimed(self) -> None:
         poller, owner = self.poller, self.instance_id
-        limit = self.settings.polling.concurrency * 4
+        # A claim no bigger than what is fetched at once, so a batch finishes well within
+        # its lease even on a loaded machine; the next job run claims the next batch.
+        limit = self.settings.polling.concurrency
         due = await asyncio.to_thread(poller.claim_due, owner, limit)
         if not due:
             return
+        self._polling = poller
         try:
             summary = await poller.poll(due)
         except asyncio.CancelledError:
             # Stopping: hand unfinished feeds back now rather than when the lease expires.
             await asyncio.shield(asyncio.to_thread(poller.release, due, owner))
             raise
+        finally:
+            self._polling = None
+            if poller is not self.poller:  # replaced by a reload while it polled
+                poller.parse_pool.shutdown(wait=False)
+                await poller.writer.aclose()
         log.info(
             "polled %d feeds: %d fetched, %d not modified, %d failed, %d new entries, %d matches",
             len(summary.outcomes),
@@ -153,7 +172,9 @@ class Daemon:
         except AggregatorError as exc:
             log.error("config reload (%s) failed, keeping the running config: %s", reason, exc)
             return
-        old_poller.parse_pool.shutdown(wait=False)
+        if old_poller is not self._polling:  # else poll_due closes it when its poll ends
+            old_poller.parse_pool.shutdown(wait=False)
+            asyncio.get_running_loop().create_task(old_poller.writer.aclose())
         for channel in old_channels.values():
             asyncio.get_running_loop().create_task(channel.aclose())
         log.info(
@@ -196,7 +217,29 @@ class Daemon:
                 coalesce=True,
                 misfire_grace_time=None,
             )
+        scheduler.add_job(  # retention: daily, and once soon after a start
+            self._tracked,
+            "interval",
+            args=[self.prune],
+            seconds=PRUNE_EVERY.total_seconds(),
+            id="prune",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC) + PRUNE_FIRST_AFTER,
+        )
         return scheduler
+
+    async def prune(self) -> None:
+        """Delete entries and stories older than [retention] max_age (tombstones stay)."""
+        prune = retention.prune_by_settings
+        report = await asyncio.to_thread(prune, self.db, self.settings, utcnow())
+        log.info(
+            "retention: pruned %d entries (tombstoned), %d stories, %d dedup index rows",
+            report.entries,
+            report.stories,
+            report.bands,
+        )
 
     def _recover(self) -> None:
         """Register this instance; on SQLite (one instance) drop a crashed run's leases."""

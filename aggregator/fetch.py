@@ -2,16 +2,29 @@
 
 Conditional GET with the stored validators, a user agent naming the project, connect and
 read timeouts plus one total deadline, a cap on the decompressed body, a bounded number
-of redirects, and the private-network policy checked on every hop. Every failure leaves
-as a FetchError. This module must not parse, store or decide schedules.
+of redirects, and the private-network policy checked on every hop (the request hook
+resolves the host, the response hook checks the address actually connected to). Every
+failure leaves as a FetchError.
+
+Content-Encoding is undone here, not by httpx: httpx inflates a whole network chunk at
+once, so 64 KB of `gzip, gzip` becomes gigabytes before any cap is checked. Here each
+layer (gzip, deflate, at most MAX_ENCODINGS of them) yields at most 64 KiB at a time and
+the cap counts decompressed bytes as they come.
+
+Feed URLs may carry secrets (user:password@, `token=` parameters): `redact_url` gives
+the URL fit to show or store, and no FetchError message holds any of the URL's secrets.
+
+Must not: parse, store or decide schedules.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -23,6 +36,9 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater undoes
+MAX_ENCODINGS = 3  # layers of Content-Encoding accepted ("gzip, gzip" is two)
+_PIECE = 64 * 1024  # the most one decompression step may produce
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +84,11 @@ def make_client(limits: FetchLimits) -> httpx.AsyncClient:
         limits=httpx.Limits(
             max_connections=limits.max_connections, max_keepalive_connections=limits.max_connections
         ),
-        headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
+        headers={
+            "User-Agent": limits.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         event_hooks=hooks,  # type: ignore[arg-type]
     )
 
@@ -82,17 +102,74 @@ def _conditional_headers(feed: FeedState) -> dict[str, str]:
     return headers
 
 
+class _Layer:
+    """One Content-Encoding layer undone in steps of at most _PIECE bytes."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        gzip = coding in ("gzip", "x-gzip")
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            try:
+                out = self._inflate.decompress(data, _PIECE)
+            except zlib.error:
+                if self.coding == "deflate" and not self._started:
+                    # "deflate" is meant to be zlib-wrapped; many servers send it raw.
+                    self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._started = True
+                    continue
+                raise FetchError(f"cannot decode the body (bad {self.coding} data)") from None
+            self._started = True
+            data = self._inflate.unconsumed_tail
+            if out:
+                yield out
+            elif not data:
+                return
+
+
+class _Inflater:
+    """Every Content-Encoding layer of a response, undone last-applied first."""
+
+    def __init__(self, header: str) -> None:
+        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate")]
+        if unknown:
+            raise FetchError(f"unsupported Content-Encoding {unknown[0][:40]!r}")
+        if len(codings) > MAX_ENCODINGS:
+            raise FetchError(f"too many Content-Encoding layers ({len(codings)})")
+        self._layers = [_Layer(c) for c in reversed(codings)]
+
+    def decode(self, raw: bytes) -> Iterable[bytes]:
+        pieces: Iterable[bytes] = [raw]
+        for layer in self._layers:
+            pieces = _through(layer, pieces)
+        return pieces
+
+
+def _through(layer: _Layer, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield from layer.feed(piece)
+
+
 async def _read_capped(response: httpx.Response, max_body: int) -> bytes:
     declared = response.headers.get("Content-Length", "")
-    compressed = bool(response.headers.get("Content-Encoding"))
-    if declared.isdigit() and not compressed and int(declared) > max_body:
+    if declared.isdigit() and int(declared) > max_body:
         raise FetchError(f"body of {declared} bytes exceeds the {max_body}-byte limit")
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_body:
+    inflater = _Inflater(response.headers.get("Content-Encoding", ""))
+    chunks, size, raw_size = [], 0, 0
+    async for raw in response.aiter_raw():
+        raw_size += len(raw)
+        if raw_size > max_body:
             raise FetchError(f"body exceeds the {max_body}-byte limit")
-        chunks.append(chunk)
+        for piece in inflater.decode(raw):
+            size += len(piece)
+            if size > max_body:
+                raise FetchError(f"body exceeds the {max_body}-byte limit (decompressed)")
+            chunks.append(piece)
     return b"".join(chunks)
 
 
@@ -138,6 +215,8 @@ def _describe(exc: httpx.HTTPError) -> str:
         return f"timed out ({exc.__class__.__name__})"
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect: {exc}" if str(exc) else "cannot connect"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return f"refused a URL that is not http(s): {exc}"
     if isinstance(exc, httpx.DecodingError):
         return "cannot decode the body (bad Content-Encoding)"
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
@@ -146,7 +225,20 @@ def _describe(exc: httpx.HTTPError) -> str:
 async def fetch_feed(
     client: httpx.AsyncClient, feed: FeedState, limits: FetchLimits
 ) -> FetchResult:
-    """One conditional GET of `feed`, bounded by the total deadline in `limits`."""
+    """One conditional GET of `feed`, bounded by the total deadline in `limits`.
+
+    A FetchError's message never holds a secret of the feed's URL.
+    """
+    try:
+        return await _fetch(client, feed, limits)
+    except FetchError as exc:
+        message = scrub(str(exc), feed.fetch_url)
+        if message == str(exc):
+            raise
+        raise FetchError(message, exc.status, exc.retry_after) from None
+
+
+async def _fetch(client: httpx.AsyncClient, feed: FeedState, limits: FetchLimits) -> FetchResult:
     try:
         async with asyncio.timeout(limits.total_timeout):
             return await _exchange(client, feed, limits.max_body)
@@ -160,11 +252,58 @@ async def fetch_feed(
         raise FetchError(f"invalid URL or header encoding: {exc}") from exc
 
 
+# Query parameters whose value is taken for a secret (matched on the lower-cased name).
+_SECRET_PARAM = re.compile(r"token|secret|passw|pwd|api[-_]?key|^key$|^auth|^sig|session")
+
+
+def _secret_params(query: str) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in _params(query) if _SECRET_PARAM.search(name.lower())]
+
+
+def _params(query: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name:
+            pairs.append((name, value))
+    return pairs
+
+
+def _redact_param(part: str) -> str:
+    name = part.partition("=")[0]
+    return f"{name}=***" if _SECRET_PARAM.search(name.lower()) else part
+
+
 def redact_url(url: str) -> str:
-    """The URL without user info, for messages (credentials must never be logged)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return parts._replace(netloc=netloc).geturl()
+    """The URL fit to show, log or store: no user info, secret query values as `***`."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if parts.username is not None or parts.password is not None:
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{port}" if port else host
+    query = "&".join(_redact_param(part) for part in parts.query.split("&") if part)
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL (user, password, secret query values), longest first."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.username or "", parts.password or ""]
+    except ValueError:
+        return []
+    found += [value for _, value in _secret_params(parts.query)]
+    forms = {form for text in found for form in (text, unquote(text)) if len(form) >= 3}
+    return sorted(forms, key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` with every secret of `url` replaced by `***`."""
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text

@@ -7,7 +7,8 @@ the small pure helpers that do it: `canonical_url`, `html_to_text`, `to_utc`,
 
 Must not: do any I/O (network, files, database, clock-dependent decisions), import
 feedparser, storage or the network stack, or raise on hostile input: every function here
-returns a best-effort value for garbage instead of an exception, in linear time.
+returns a best-effort value for garbage instead of an exception, in linear time. No
+value it returns holds a NUL or a lone surrogate (`storable`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ _BLOCK_TAGS = frozenset(
     | {"ul", "body", "html", "title", "option", "legend"}
 )
 _BREAK = "\x00"  # stands for a block boundary while text is collected
+# What no database stores as text: NUL (PostgreSQL refuses it) and lone surrogates (not
+# UTF-8; a JSON Feed can hold them as "\ud800"). Each becomes U+FFFD.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # One construct per match. A tag never spans a `<` (not even in a quoted attribute) and
 # the quantifier is possessive, so every scan stops at the next `<`: linear time.
 _CONSTRUCT = re.compile(
@@ -78,7 +82,7 @@ def _netloc(scheme: str, netloc: str, host: str, port: int | None) -> str:
 
 def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """The URL two feeds would agree on for one story, or None for non-http(s)/garbage."""
-    if not url or not url.strip():
+    if not url or not url.strip() or _UNSTORABLE.search(url):
         return None
     try:
         absolute = urljoin(base, url.strip()) if base else url.strip()
@@ -96,7 +100,7 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
 
 def resolve_link(link: str | None, base: str | None = None) -> str | None:
     """`link` made absolute against `base`; None unless it is http(s) and not huge."""
-    if not link or not link.strip() or len(link) > LINK_MAX:
+    if not link or not link.strip() or len(link) > LINK_MAX or _UNSTORABLE.search(link):
         return None
     try:
         absolute = urljoin(base, link.strip()) if base else link.strip()
@@ -201,9 +205,14 @@ def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip()
 
 
+def storable(text: str) -> str:
+    """`text` with NUL and lone surrogates replaced by U+FFFD, so any database takes it."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def _text_field(markup: str | None, limit: int, *, one_line: bool = False) -> str:
     raw = markup[: limit * _RAW_FACTOR] if markup else markup
-    text = html_to_text(raw)
+    text = storable(html_to_text(raw))
     return _cap(single_line(text) if one_line else text, limit)
 
 
@@ -228,7 +237,7 @@ def _cap_key(key: str) -> str:
 def entry_key(entry: ParsedEntry, *, feed_url: str | None = None) -> str:
     """Identity within its feed: guid, else canonical link, else sha256 of the text title
     and ISO UTC date (published, else updated, else ""). Keys over 512 chars are hashed."""
-    guid = (entry.guid or "").strip()
+    guid = storable(entry.guid or "").strip()
     if guid:
         return _cap_key(guid)
     link = canonical_url(entry.link, feed_url)
@@ -262,7 +271,7 @@ def content_hash(
 def _categories(raw: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for category in raw:
-        text = _cap(single_line(category[: CATEGORY_MAX * _RAW_FACTOR]), CATEGORY_MAX)
+        text = _cap(single_line(storable(category[: CATEGORY_MAX * _RAW_FACTOR])), CATEGORY_MAX)
         if text and len(seen) < CATEGORIES_MAX:
             seen.setdefault(text, None)
     return tuple(seen)

@@ -13,15 +13,18 @@ are HTML (a value feedparser knows to be plain text is escaped, so that reducing
 text gives it back exactly, `<` and `&` included); links are resolved against the feed
 URL; dates are aware UTC datetimes or None. `ParsedFeed.title` is plain text.
 
-Must not: fetch anything, touch files, reduce entry HTML to text, or let any exception
-out of feedparser escape as anything but `ParseError`. This is the only module that
-imports feedparser.
+Must not: fetch anything, touch files, reduce entry HTML to text, let any exception
+out of feedparser escape as anything but `ParseError`, or run a regular expression in
+worse than linear time on feed text (feedparser's own author e-mail search is replaced
+for that reason: issue 562). This is the only module that imports feedparser.
 """
 
 from __future__ import annotations
 
 import html
 import io
+import re
+import string
 import time
 import xml.sax
 from collections.abc import Mapping
@@ -30,7 +33,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.mixin
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
+from feedparser.util import FeedParserDict
 
 from aggregator import jsonfeed
 from aggregator.errors import ParseError
@@ -40,6 +45,60 @@ from aggregator.types import ParsedEntry, ParsedFeed
 _PLAIN = "text/plain"
 _WARNING_MAX = 200
 _BLANK = b" \t\r\n\x00\xef\xbb\xbf"  # whitespace, NULs and a UTF-8 byte order mark
+
+# feedparser's search for an e-mail address in an author value (mixin.py,
+# `_sync_author_detail`) is quadratic (feedparser issue 562): 40 KB of "a", or of
+# "a@a.a.a...", takes seconds, and a feed repeats it for every entry. `_find_email` gives
+# the same match in linear time, trying the pattern only where a run of local-part
+# characters ends at an "@" (the only places where `re.search` can succeed), leftmost
+# first; `_sync_author_detail` below is feedparser's method using it (BSD-2-Clause).
+_EMAIL = re.compile(
+    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
+    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
+)
+_LOCAL_PART = frozenset(string.ascii_letters + string.digits + "_-.+")
+
+
+def _find_email(text: str) -> str | None:
+    """What `_EMAIL.search(text)` finds, in time linear in `len(text)`."""
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > 0 and text[start - 1] in _LOCAL_PART:
+            start -= 1
+        found = _EMAIL.match(text, start) if start < at else None
+        if found:
+            return found.group(0)
+        at = text.find("@", at + 1)
+    return None
+
+
+def _sync_author_detail(self: Any, key: str = "author") -> None:
+    context = self._get_context()
+    detail = context.get(f"{key}s", [FeedParserDict()])[-1]
+    author = context.get(key)
+    if detail or not isinstance(author, str) or not author:
+        _feedparser_sync_author_detail(self, key)  # no e-mail search on these paths
+        return
+    email = _find_email(author)
+    if email:
+        author = author.replace(email, "").replace("()", "").replace("<>", "")
+        author = author.replace("&lt;&gt;", "").strip()
+        if author and author[0] == "(":
+            author = author[1:]
+        if author and author[-1] == ")":
+            author = author[:-1]
+        author = author.strip()
+    if author or email:
+        context.setdefault(f"{key}_detail", detail)
+    if author:
+        detail["name"] = author
+    if email:
+        detail["email"] = email
+
+
+_feedparser_sync_author_detail = feedparser.mixin._FeedParserMixin._sync_author_detail
+feedparser.mixin._FeedParserMixin._sync_author_detail = _sync_author_detail
 
 
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:

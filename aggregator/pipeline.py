@@ -2,9 +2,10 @@
 
 The one place where network and database meet. Fetches run concurrently on one httpx
 client, bounded globally and per host; the CPU stage runs in a process pool so every
-core parses; each feed's writes are one short transaction on a single database thread,
-opened only after the network and the parser are done. A failing feed becomes a
-recorded error on that feed and never stops the others.
+core parses, each body under a deadline (parsepool.py); each feed's writes are one short
+transaction on a single database thread, opened only after the network and the parser
+are done. A failing feed becomes a recorded error on that feed and never stops the
+others.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -26,10 +24,12 @@ import httpx
 from sqlmodel import Session
 
 from aggregator.clock import utcnow
+from aggregator.dedup import DedupPolicy
 from aggregator.errors import AggregatorError, FetchError, ParseError
 from aggregator.fetch import FetchLimits, fetch_feed, make_client, redact_url
 from aggregator.hints import parse_retry_after, server_hint
-from aggregator.process import BodyTask, Processed, init_worker, process_body
+from aggregator.parsepool import ParsePool
+from aggregator.process import BodyTask, Processed
 from aggregator.schedule import FeedSituation, PollPolicy, next_poll_at
 from aggregator.settings import Settings
 from aggregator.storage import feeds as feed_store
@@ -37,7 +37,6 @@ from aggregator.storage.db import Database
 from aggregator.storage.ingest import ingest
 from aggregator.storage.writer import BatchWriter
 from aggregator.types import FeedOutcome, FeedState, FetchResult, PollSummary
-from aggregator.watch import WatchRules
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,19 +52,6 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         allow_private_networks=http.allow_private_networks,
         user_agent=http.user_agent,
         max_connections=settings.polling.concurrency,
-    )
-
-
-def make_parse_pool(settings: Settings, workers: int | None) -> Executor:
-    """Worker processes (forkserver: never fork a process that runs threads)."""
-    count = workers if workers is not None else (os.cpu_count() or 1)
-    if count <= 0:
-        return ThreadPoolExecutor(1, "parse")
-    return ProcessPoolExecutor(
-        max_workers=count,
-        mp_context=multiprocessing.get_context("forkserver"),
-        initializer=init_worker,
-        initargs=(settings.watchlists,),
     )
 
 
@@ -89,9 +75,16 @@ class Poller:
         )
         self._configured = {f.name: f.interval for f in self.settings.feeds}
         self._tags = {f.name: f.tags for f in self.settings.feeds}
-        self.parse_pool = make_parse_pool(self.settings, self.workers)
-        self._inline_rules = WatchRules(self.settings.watchlists) if self.workers == 0 else None
+        self._urls = {f.name: f.url for f in self.settings.feeds}
+        self.parse_pool = ParsePool(
+            self.settings.watchlists,
+            workers=self.workers,
+            deadline=polling.parse_timeout.total_seconds(),
+        )
         self.writer = BatchWriter(self.db, self.db_pool)
+        dedup = self.settings.dedup
+        self.dedup = DedupPolicy(window=dedup.window, similarity=dedup.similarity)
+        self._seen: dict[int, frozenset[str]] = {}  # feed id -> its entry keys, last time
 
     def close(self) -> None:
         self.parse_pool.shutdown(wait=True, cancel_futures=True)
@@ -101,7 +94,11 @@ class Poller:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
 
     def reconcile(self) -> feed_store.ReconcileReport:
-        configured = [feed_store.ConfiguredFeed(f.name, f.url) for f in self.settings.feeds]
+        # The database keeps the URL without its secrets (user:password@, token=...);
+        # fetches take the configured URL by name (_with_secrets).
+        configured = [
+            feed_store.ConfiguredFeed(f.name, redact_url(f.url)) for f in self.settings.feeds
+        ]
         with self.db.transaction() as session:
             return feed_store.reconcile_feeds(session, configured, self.clock())
 
@@ -124,18 +121,18 @@ class Poller:
     async def poll(self, feeds: Sequence[FeedState]) -> PollSummary:
         limits = fetch_limits(self.settings)
         gate = _Gate(self.settings.polling.concurrency, self.settings.polling.per_host_concurrency)
-        try:
-            async with make_client(limits) as client:
-                outcomes = await asyncio.gather(
-                    *(self._poll_one(client, limits, gate, feed) for feed in feeds)
-                )
-        finally:
-            await self.writer.aclose()
+        # The writer is shared by every poll on this loop (a queue): closing it here would
+        # strand the writes of a poll still running beside this one.
+        async with make_client(limits) as client:
+            outcomes = await asyncio.gather(
+                *(self._poll_one(client, limits, gate, feed) for feed in feeds)
+            )
         return PollSummary(tuple(outcomes))
 
     async def _poll_one(
         self, client: httpx.AsyncClient, limits: FetchLimits, gate: _Gate, feed: FeedState
     ) -> FeedOutcome:
+        feed = self._with_secrets(feed)
         try:
             async with gate.for_url(feed.fetch_url):
                 result = await fetch_feed(client, feed, limits)
@@ -143,11 +140,11 @@ class Poller:
             if result.not_modified or (body_hash is not None and body_hash == feed.body_hash):
                 await self.writer.write(self._store(feed, result, None, body_hash))
                 return FeedOutcome(feed.name, "not_modified")
-            task = partial(process_body, self._task(feed, result), self._inline_rules)
-            processed = await self._in(self.parse_pool, task)
+            processed = await self.parse_pool.run(self._task(feed, result))
             new, updated, matches = await self.writer.write(
                 self._store(feed, result, processed, body_hash)
             )
+            self._seen[feed.id] = frozenset(e.entry_key for e in processed.entries)
         except (FetchError, ParseError) as exc:
             return await self._fail(feed, exc)
         except AggregatorError as exc:
@@ -158,10 +155,25 @@ class Poller:
         )
         return FeedOutcome(feed.name, "fetched", new, updated, matches=matches)
 
+    def _with_secrets(self, feed: FeedState) -> FeedState:
+        """`feed` with its configured URL, when the stored one is that URL redacted."""
+        url = self._urls.get(feed.name)
+        if url is None or url == feed.url or redact_url(url) != feed.url:
+            return feed
+        return replace(feed, url=url)
+
     def _task(self, feed: FeedState, result: FetchResult) -> BodyTask:
         assert result.body is not None
         tags = self._tags.get(feed.name, ())
-        return BodyTask(result.body, result.final_url, result.content_type, tags, self.clock())
+        return BodyTask(
+            result.body,
+            redact_url(result.final_url),  # the base of relative links, which are stored
+            result.content_type,
+            tags,
+            self.clock(),
+            feed.name,
+            self._seen.get(feed.id, frozenset()),
+        )
 
     def _situation(
         self, feed: FeedState, result: FetchResult | None, processed: Processed | None
@@ -192,7 +204,10 @@ class Poller:
             etag=result.etag,
             last_modified=result.last_modified,
             next_poll_at=next_poll_at(situation, self.policy, now),
-            moved_to=result.final_url if result.permanent_redirect else None,
+            # A move to a URL with secrets is not stored: the configured URL is kept.
+            moved_to=result.final_url
+            if result.permanent_redirect and redact_url(result.final_url) == result.final_url
+            else None,
             body_hash=body_hash,
             learned_interval=int(processed.learned_interval)
             if processed and processed.learned_interval
@@ -204,7 +219,15 @@ class Poller:
         def write(session: Session) -> tuple[int, int, int]:
             counts = (0, 0, 0)
             if processed is not None:
-                counts = ingest(session, feed, processed.entries, processed.routes, now)
+                counts = ingest(
+                    session,
+                    feed,
+                    processed.entries,
+                    processed.routes,
+                    now,
+                    processed.fingerprints,
+                    self.dedup,
+                )
             feed_store.record_success(session, feed.id, outcome, now)
             return counts
 

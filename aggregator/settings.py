@@ -40,6 +40,7 @@ from aggregator.settings_fields import (
     as_log_level,
     as_name,
     as_size,
+    float_in,
     int_in,
     list_of,
     parse_duration,
@@ -53,11 +54,13 @@ __all__ = [
     "DEFAULT_CONFIG_DIR",
     "AlertSettings",
     "ChannelSettings",
+    "DedupSettings",
     "EmailChannel",
     "FeedSettings",
     "HttpSettings",
     "LogChannel",
     "PollingSettings",
+    "RetentionSettings",
     "Secret",
     "Settings",
     "StorageSettings",
@@ -100,6 +103,8 @@ class PollingSettings:
     # How long a feed or delivery claimed by one instance stays reserved to it: what an
     # instance that dies leaves behind, before the others take its work over.
     lease: timedelta = timedelta(minutes=3)
+    # The longest one feed body may take to parse; past it the worker is replaced.
+    parse_timeout: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,17 @@ class HttpSettings:
 class AlertSettings:
     max_age: timedelta = timedelta(days=3)  # a delivery still pending after this has failed
     deliver_interval: timedelta = timedelta(seconds=10)  # how often the outbox is drained
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSettings:
+    window: timedelta = timedelta(days=3)  # a new entry is compared with stories this recent
+    similarity: float = 0.5  # text resemblance (0-1) from which two entries are one story
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    max_age: timedelta = timedelta(days=90)  # entries and stories older than this are pruned
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +165,8 @@ class Settings:
     feeds: tuple[FeedSettings, ...] = ()
     watchlists: tuple[WatchlistSettings, ...] = ()
     log_level: str = "INFO"
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def channel(self, name: str) -> ChannelSettings:
         """The channel called `name`; KeyError if there is none."""
@@ -201,6 +219,8 @@ def load_settings(config_dir: Path, environ: Mapping[str, str] | None = None) ->
         feeds=feeds,
         watchlists=watchlists,
         log_level=settings.log_level,
+        dedup=settings.dedup,
+        retention=settings.retention,
     )
 
 
@@ -224,6 +244,7 @@ def _main_settings(
                 "flag_failing_after", as_duration, poll.flag_failing_after
             ),
             lease=table.get("lease", as_duration, poll.lease),
+            parse_timeout=table.get("parse_timeout", as_duration, poll.parse_timeout),
         )
     with main.table("http") as table:
         web = HttpSettings()
@@ -253,8 +274,36 @@ def _main_settings(
         if name is not None and _unique(table, "channel", name, first_at) and channel is not None:
             channels.append(channel)
     found = tuple(channels)
-    settings = Settings(config_dir, storage, polling, http, alerts, found, log_level=log_level)
+    dedup, retention = _dedup_and_retention(main)
+    settings = Settings(
+        config_dir,
+        storage,
+        polling,
+        http,
+        alerts,
+        found,
+        log_level=log_level,
+        dedup=dedup,
+        retention=retention,
+    )
     return settings, set(first_at)
+
+
+def _dedup_and_retention(main: Table) -> tuple[DedupSettings, RetentionSettings]:
+    """[dedup] and [retention]: the story clustering window and threshold, pruning age."""
+    with main.table("dedup") as table:
+        default = DedupSettings()
+        dedup = DedupSettings(
+            window=table.get("window", as_duration, default.window),
+            similarity=table.get("similarity", float_in(0.2, 1.0), default.similarity),
+        )
+        if dedup.window > timedelta(days=30):
+            table.error("window", "must be at most 30d (every story in it is a candidate)")
+    with main.table("retention") as table:
+        max_age = table.get("max_age", as_duration, RetentionSettings().max_age)
+        if max_age < timedelta(days=1):
+            table.error("max_age", f"must be at least 1d, got {max_age}")
+    return dedup, RetentionSettings(max_age=max_age)
 
 
 def _storage(

@@ -140,6 +140,17 @@ def int_in(low: int, high: int) -> Callable[[object], int]:
     return convert
 
 
+def float_in(low: float, high: float) -> Callable[[object], float]:
+    def convert(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Invalid(f"expected a number, got {type_name(value)}")
+        if not low <= value <= high:
+            raise Invalid(f"must be between {low} and {high}, got {value}")
+        return float(value)
+
+    return convert
+
+
 def one_of(*choices: str) -> Callable[[object], str]:
     def convert(value: object) -> str:
         text = as_str(value)

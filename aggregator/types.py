@@ -94,6 +94,19 @@ class EntryData:
 
 
 @dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """An entry's text fingerprint for story clustering (aggregator.fingerprint).
+
+    `signature` packs the MinHash values (4 bytes each, little-endian), `bands` are the
+    LSH band keys (signed 64-bit), `size` is the number of distinct shingles.
+    """
+
+    signature: bytes
+    bands: tuple[int, ...]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class FeedOutcome:
     """What one poll did to one feed, for the summary a user reads."""
 

@@ -157,3 +157,29 @@ def test_second_instance_on_one_sqlite_file_refuses_to_start(
         wait_until(lambda: "aggregator running" in fourth.log())
     finally:
         assert fourth.stop() == 0
+
+
+def test_more_due_feeds_than_one_claim_are_all_polled(
+    make_config: ConfigMaker,
+    feed_server: FeedServer,
+    webhook_receiver: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    """Start-up and the scheduled job both poll; the batches must not strand each other."""
+    feeds = [
+        (f"f{i}", feed_server.set(f"/f{i}.xml", rss2([(f"g{i}", f"Story {i}", "b")]), delay=0.3))
+        for i in range(20)
+    ]
+    config = make_config(
+        feeds,
+        extra="[polling]\nconcurrency = 2\nper_host_concurrency = 2\n"
+        + FAST
+        + channels_toml(webhook_receiver, None),
+        watchlists=watchlist_toml("watch", ["Story"], ["hook"]),
+    )
+    daemon = _start(config, tmp_path, webhook_receiver)
+    try:
+        wait_until(lambda: len(webhook_receiver.deliveries) == 20, timeout=60)
+    finally:
+        assert daemon.stop() == 0
+    assert all(len(feed_server.requests_for(f"/f{i}.xml")) == 1 for i in range(20))

@@ -778,7 +778,8 @@ def test_all_errors_of_all_files_are_reported_together(tmp_path: Path) -> None:
     assert error_messages(config_dir) == [
         "aggregator.toml: polling.concurrency: must be between 1 and 1024, got 0",
         "aggregator.toml: polling.typo: unknown key (known: concurrency, default_interval,"
-        " flag_failing_after, lease, max_interval, min_interval, per_host_concurrency)",
+        " flag_failing_after, lease, max_interval, min_interval, parse_timeout,"
+        " per_host_concurrency)",
         f"aggregator.toml: http.timeout: invalid duration '1x' {DURATION_HINT}",
         f"feeds.toml: feeds[3].interval: invalid duration 'x' {DURATION_HINT}",
         "watchlists.toml: watchlists[0].channels[0]: unknown channel 'nope' (known: console)",

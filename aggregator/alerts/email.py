@@ -11,14 +11,17 @@ a 5xx refusal of every recipient or of the message data is permanent; a refused 
 a refused sender or a missing STARTTLS is retryable (the config can be fixed) with a
 message that says what to fix.
 
-Must not: let the password (or its base64 forms) reach a message, log or exception, or
-build headers from unsanitised feed text (the subject comes from render.email_subject).
+Must not: let the password (or its base64 forms) reach a message, log or exception,
+build headers from unsanitised feed text (the subject comes from render.email_subject),
+or raise anything but DeliveryError from `send` (an alert that cannot be built is a
+permanent failure, recorded, so it never blocks the outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import re
 import smtplib
@@ -39,8 +42,12 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def message_id(delivery_id: str) -> str:
-    """`<{delivery_id}@aggregator>`, with any character unsafe in a Message-ID removed."""
-    return f"<{_ID_UNSAFE.sub('', delivery_id)}@aggregator>"
+    """`<{delivery_id}@aggregator>`, with any character unsafe in a Message-ID removed
+    (an id with nothing safe in it is replaced by its hash)."""
+    safe = _ID_UNSAFE.sub("", delivery_id)
+    if not safe:
+        safe = hashlib.sha256(delivery_id.encode("utf-8", "replace")).hexdigest()[:32]
+    return f"<{safe}@aggregator>"
 
 
 def build_message(alert: Alert, settings: EmailChannel) -> EmailMessage:
@@ -73,7 +80,13 @@ class EmailSender:
         self._where = f"{settings.smtp_host}:{port} ({settings.security})"
 
     async def send(self, alert: Alert) -> None:
-        message = build_message(alert, self._settings)
+        try:
+            message = build_message(alert, self._settings)
+            message.as_bytes()  # what smtplib will do: fail here, not half-way through SMTP
+        except Exception as exc:  # render.py makes this unreachable; never block the outbox
+            raise self._fail(
+                f"cannot build the message: {exc.__class__.__name__}: {exc}", permanent=True
+            ) from None
         await asyncio.to_thread(self._deliver, message)
 
     async def aclose(self) -> None:

@@ -7,7 +7,8 @@ beyond reading the templates, no settings. The webhook body is the contract in D
 Must not: trust anything that came from a feed. Titles and snippets are text and are
 escaped (HTML autoescape); anything that may hold markup (the story summary) goes through
 nh3 before it is shown; only http(s) URLs become links; header-bound text (the subject)
-and the log line lose every control and line-separator character.
+and the log line lose every control and line-separator character; everything returned
+encodes as UTF-8 (a lone surrogate becomes "?"), so no alert can fail to render.
 """
 
 from __future__ import annotations
@@ -87,11 +88,17 @@ def webhook_body(alert: Alert) -> bytes:
     return text.encode("utf-8", "replace")  # a lone surrogate becomes "?", not an error
 
 
+def encodable(text: str) -> str:
+    """`text` as it can be encoded in UTF-8: a lone surrogate becomes "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def clean_line(text: str) -> str:
-    """One line of text: control characters and line/paragraph separators become spaces."""
+    """One line of UTF-8 text: control characters and line/paragraph separators become
+    spaces, lone surrogates "?"."""
     chars = (
         " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
-        for ch in text.translate(_INVISIBLE)
+        for ch in encodable(text).translate(_INVISIBLE)
     )
     return _SPACES.sub(" ", "".join(chars)).strip()
 
@@ -125,7 +132,7 @@ def one_line(alert: Alert) -> str:
 def sanitize_html(fragment: str) -> Markup:
     """Feed HTML made safe to show: a few formatting tags, http(s)/mailto links only."""
     cleaned = nh3.clean(
-        fragment,
+        encodable(fragment),
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
@@ -136,7 +143,7 @@ def sanitize_html(fragment: str) -> Markup:
 
 def html_to_text(fragment: str) -> str:
     """Feed HTML reduced to plain text (scripts and styles dropped with their content)."""
-    return _SPACES.sub(" ", html.unescape(nh3.clean(fragment, tags=set()))).strip()
+    return _SPACES.sub(" ", html.unescape(nh3.clean(encodable(fragment), tags=set()))).strip()
 
 
 def _http_url(url: str | None) -> str | None:
@@ -229,4 +236,4 @@ def email_bodies(alert: Alert) -> tuple[str, str]:
     context = _context(alert)
     text = _environment(False).get_template("alert.txt").render(context)
     page = _environment(True).get_template("alert.html").render(context)
-    return text, page
+    return encodable(text), encodable(page)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
-from aggregator.storage.models import Entry
+from aggregator.storage.models import Entry, EntryTombstone
 from aggregator.storage.upsert import insert_ignoring_conflicts
 from aggregator.types import EntryData
 
@@ -70,12 +70,29 @@ def _known(session: Session, feed_id: int, keys: Sequence[str]) -> dict[str, Kno
     return found
 
 
+def _tombstoned(session: Session, feed_id: int, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        query = select(EntryTombstone.entry_key).where(
+            EntryTombstone.feed_id == feed_id, col(EntryTombstone.entry_key).in_(chunk)
+        )
+        found.update(session.exec(query))
+    return found
+
+
 def diff_entries(session: Session, feed_id: int, entries: Iterable[EntryData]) -> EntryDiff:
+    """New and changed entries; a key pruned by retention (tombstoned) counts as known and
+    unchanged, whatever its content now, so it is never stored or matched again."""
     unique = _unique_by_key(entries)
     known = _known(session, feed_id, [e.entry_key for e in unique])
+    unknown = [e.entry_key for e in unique if e.entry_key not in known]
+    pruned = _tombstoned(session, feed_id, unknown) if unknown else set()
     diff = EntryDiff()
     for data in unique:
         stored = known.get(data.entry_key)
+        if stored is None and data.entry_key in pruned:
+            continue
         if stored is None:
             diff.new.append(data)
         elif stored.content_hash != data.content_hash:

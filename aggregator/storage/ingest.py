@@ -14,16 +14,11 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from aggregator.dedup import DedupPolicy
 from aggregator.storage import outbox
-from aggregator.storage.entries import (
-    EntryDiff,
-    StoredEntry,
-    diff_entries,
-    insert_new,
-    update_changed,
-)
+from aggregator.storage.entries import diff_entries, insert_new, update_changed
 from aggregator.storage.stories import story_ids
-from aggregator.types import EntryData, FeedState, Route
+from aggregator.types import EntryData, FeedState, Fingerprint, Route
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +29,22 @@ def ingest(
     entries: Sequence[EntryData],
     routes: Mapping[str, Sequence[Route]],
     now: datetime,
+    fingerprints: Mapping[str, Fingerprint] | None = None,
+    policy: DedupPolicy | None = None,
 ) -> tuple[int, int, int]:
-    """Store entries and record new matches; returns (new, updated, matches recorded)."""
+    """Store entries and record new matches; returns (new, updated, matches recorded).
+
+    `fingerprints` (by entry key, from the parse workers) let new entries join the story
+    of a near-identical text from another feed; without them only URLs cluster."""
     diff = diff_entries(session, feed.id, entries)
     if not diff.new and not diff.changed:
         return 0, 0, 0
-    stories = story_ids(session, feed.id, diff.new, [d for _, d in diff.changed], now)
+    stories = story_ids(session, feed.id, diff.new, diff.changed, now, fingerprints, policy)
     stored = insert_new(session, feed.id, diff.new, stories, now)
     stored += update_changed(session, diff.changed, stories, now)
     recorded = 0
     for item in stored:
-        story_id = stories.get(item.data.entry_key) or item_story(diff, item)
+        story_id = stories.get(item.data.entry_key)
         if story_id is None:
             continue
         for route in routes.get(item.data.entry_key, ()):
@@ -68,11 +68,3 @@ def ingest(
                 )
     new = sum(1 for s in stored if not s.is_update)
     return new, len(stored) - new, recorded
-
-
-def item_story(diff: EntryDiff, item: StoredEntry) -> int | None:
-    """The story a changed entry without a canonical URL already belongs to."""
-    for known, data in diff.changed:
-        if data.entry_key == item.data.entry_key:
-            return known.story_id
-    return None

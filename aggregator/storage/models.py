@@ -7,7 +7,17 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from aggregator.storage.columns import UTCDateTime
@@ -101,7 +111,8 @@ class Entry(SQLModel, table=True):
 
 
 class Story(SQLModel, table=True):
-    """One piece of news across feeds; for now, one canonical URL (or one lone entry)."""
+    """One piece of news across feeds: entries sharing a canonical URL or near-identical
+    text (aggregator.dedup). Title, url and feed are those of the entry that founded it."""
 
     __tablename__ = "stories"
 
@@ -112,6 +123,43 @@ class Story(SQLModel, table=True):
     feed_id: int = Field(sa_type=_ID, foreign_key="feeds.id", ondelete="CASCADE")
     published: datetime | None = _utc()
     created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # The founding entry's bottom-k sketch (aggregator.fingerprint); None for short texts.
+    signature: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # Set when a later entry showed this story to be part of another: the surviving root
+    # (always a root: merging re-points the absorbed story's own absorbed ones). Its
+    # matches stay here and still count for the root; a pruned root takes these along.
+    merged_into: int | None = Field(
+        default=None, sa_type=_ID, foreign_key="stories.id", ondelete="CASCADE", index=True
+    )
+
+
+class StoryBand(SQLModel, table=True):
+    """The LSH index of story signatures: one row per (band key, story).
+
+    The primary key is the index: a lookup by band key is one seek. Rows of stories older
+    than the dedup window are pruned daily (they can never be candidates again; the
+    window itself is checked on the story), which keeps the table, and the cost per
+    entry, the size of about one window whatever the history. Twenty rows are written
+    per new story, so rows are small: no time column (the story has it), no other index
+    (the daily delete scans), and no foreign key (a row whose story was pruned simply
+    finds no story).
+    """
+
+    __tablename__ = "story_bands"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    band_key: int = Field(sa_type=BigInteger, primary_key=True)
+    story_id: int = Field(sa_type=_ID, primary_key=True)
+
+
+class EntryTombstone(SQLModel, table=True):
+    """An entry deleted by retention: its key stays known, so it never comes back as new."""
+
+    __tablename__ = "entry_tombstones"
+
+    feed_id: int = Field(sa_type=_ID, foreign_key="feeds.id", ondelete="CASCADE", primary_key=True)
+    entry_key: str = Field(max_length=600, primary_key=True)
+    pruned_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Match(SQLModel, table=True):
@@ -124,7 +172,7 @@ class Match(SQLModel, table=True):
     watchlist: str = Field(max_length=200)
     story_id: int = Field(sa_type=_ID, foreign_key="stories.id", ondelete="CASCADE", index=True)
     entry_id: int | None = Field(
-        default=None, sa_type=_ID, foreign_key="entries.id", ondelete="SET NULL"
+        default=None, sa_type=_ID, foreign_key="entries.id", ondelete="SET NULL", index=True
     )
     terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     highlights: list[dict[str, str]] = Field(

@@ -7,7 +7,9 @@ dispatcher's work is picked up again; outcomes clear the lease. Never commits.
 
 from __future__ import annotations
 
-import uuid
+import os
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from aggregator.storage.clusters import root_of
 from aggregator.storage.models import Delivery, Feed, Match, Story
 from aggregator.storage.stories import story_sources
 from aggregator.storage.upsert import insert_ignoring_conflicts
@@ -23,8 +26,19 @@ from aggregator.types import Alert, AlertStory, Highlight, MatchResult
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
+_id_lock = threading.Lock()
+_last_stamp = 0
+
+
 def new_delivery_id() -> str:
-    return "msg_" + uuid.uuid4().hex
+    """ "msg_" + 32 hex digits, time-ordered like a UUIDv7: microseconds (strictly rising in
+    this process), then randomness. Ids made later sort later, so deliveries created in
+    one transaction still go out in the order they were made."""
+    global _last_stamp
+    with _id_lock:
+        _last_stamp = max(time.time_ns() // 1000, _last_stamp + 1)
+        stamp = _last_stamp
+    return f"msg_{stamp:014x}{os.urandom(9).hex()}"
 
 
 def _insert_match(session: Session, values: dict[str, object]) -> int | None:
@@ -44,7 +58,16 @@ def record_match(
     channels: Sequence[str],
     now: datetime,
 ) -> list[str]:
-    """Record a match and queue one delivery per channel; [] if the story already matched."""
+    """Record a match and queue one delivery per channel; [] if the story already matched.
+
+    "The story" is its whole group: a match on any story merged into the same root counts,
+    so a merge never makes a watchlist alert twice. The root's row is locked first
+    (PostgreSQL), so a concurrent merge of the same stories waits for this one or is
+    seen by it; the unique (watchlist, story) key settles concurrent matches on one root.
+    """
+    story_id = _locked_root(session, story_id)
+    if _group_matched(session, story_id, match.watchlist):
+        return []
     match_id = _insert_match(
         session,
         {
@@ -73,6 +96,28 @@ def record_match(
         )
     session.flush()
     return ids
+
+
+def _locked_root(session: Session, story_id: int) -> int:
+    for _ in range(8):  # merged_into is one hop; more only after concurrent merges
+        row = session.exec(
+            select(Story.id, Story.merged_into).where(Story.id == story_id).with_for_update()
+        ).first()
+        if row is None or row[1] is None:
+            return story_id
+        story_id = int(row[1])
+    return story_id
+
+
+def _group_matched(session: Session, root: int, watchlist: str) -> bool:
+    query = (
+        select(Match.id)
+        .join(Story, col(Story.id) == col(Match.story_id))
+        .where(Match.watchlist == watchlist)
+        .where(or_(col(Story.id) == root, col(Story.merged_into) == root))
+        .limit(1)
+    )
+    return session.exec(query).first() is not None
 
 
 def claim_due(
@@ -111,7 +156,7 @@ def load_alert(session: Session, delivery_id: str) -> Alert:
     """Everything a channel needs, read in one short transaction before sending."""
     delivery = session.get_one(Delivery, delivery_id)
     match = session.get_one(Match, delivery.match_id)
-    story = session.get_one(Story, match.story_id)
+    story = session.get_one(Story, root_of(session, match.story_id))
     feed = session.get_one(Feed, story.feed_id)
     highlights = tuple(Highlight(h["field"], h["term"], h["snippet"]) for h in match.highlights)
     assert story.id is not None
@@ -186,3 +231,22 @@ def next_pending_at(session: Session) -> datetime | None:
     return session.exec(
         select(func.min(Delivery.next_attempt_at)).where(Delivery.status == PENDING)
     ).one()
+
+
+def hold_channel(session: Session, channel: str, until: datetime) -> int:
+    """Make every pending delivery of `channel` wait until at least `until`.
+
+    A channel found down is retried as a whole: its deliveries become due together and
+    go out oldest first, instead of each on its own jittered backoff. Returns how many
+    deliveries were held back.
+    """
+    rows = session.exec(
+        select(Delivery).where(
+            Delivery.channel == channel,
+            Delivery.status == PENDING,
+            col(Delivery.next_attempt_at) < until,
+        )
+    ).all()
+    for row in rows:
+        row.next_attempt_at = until
+    return len(rows)

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 that serves feeds the way real hosts do.
+"""A real HTTP server on 127.0.0.1 (or another loopback address) that serves feeds the way
+real hosts do.
 
 Routes are set per path: a body with ETag and Last-Modified (answering 304 to matching
 validators), a status code, a delay before the body, or a raw handler. Every request is
@@ -39,7 +40,7 @@ class Request:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self.in_flight = 0
@@ -71,7 +72,7 @@ class FeedServer:
                         server.in_flight -= 1
                         server._paths_in_flight[self.path] -= 1
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

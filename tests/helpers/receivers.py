@@ -222,10 +222,10 @@ class SmtpServer:
 
     USER, PASSWORD = "alerts", "s3cret-Pa55"
 
-    def __init__(self, **controller_kwargs: Any) -> None:
+    def __init__(self, port: int | None = None, **controller_kwargs: Any) -> None:
         self.handler = RecordingHandler()
         self.logins: list[tuple[str, bool]] = []
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(
             self.handler,
             hostname="127.0.0.1",
