@@ -4,14 +4,17 @@ Responsible for: reducing an entry to the words that identify its story (title w
 "BREAKING:"-style prefixes and "(update)"-style suffixes; body without URLs, datelines,
 trailers such as "(Reporting by ...)" or "The post ... appeared first on ...", a
 "Related:" link list and everything after it, and sentences its own feed repeats in
-several entries), and turning those words into a `Fingerprint`: a one-permutation
-MinHash signature of their word 3-shingles (64 bins, optimal densification) and its LSH
-band keys. Runs in the parse workers (`process.process_body`); `dedup.py` decides with
-the result.
+several entries; the title and the first MAX_WORDS words of the body), and turning
+those words into a `Fingerprint`: the bottom-128 sketch of their word 3-shingles (the
+stored signature, to verify a candidate) and the LSH band keys of a one-permutation
+MinHash of the same shingles (60 bins with densification, 20 bands of 3) to find
+candidates. Runs in the parse workers (`process.process_body`), about 0.1 ms an entry;
+`dedup.py` decides with the result.
 
 Must not: do any I/O, read the clock or settings, or change its constants lightly: the
 signatures and band keys are stored, so a change makes new entries miss the stories of
-the last window (harmless, but dedup is blind for that long).
+the last window (harmless, but dedup is blind for that long). Hashes are computed here,
+never with Python's `hash()`, so that every process and every instance agrees.
 """
 
 from __future__ import annotations
