@@ -90,9 +90,6 @@ class Poller:
         self.parse_pool.shutdown(wait=True, cancel_futures=True)
         self.db_pool.shutdown(wait=True)
 
-    async def _in(self, pool: Executor, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(pool, fn)
-
     def reconcile(self) -> feed_store.ReconcileReport:
         # The database keeps the URL without its secrets (user:password@, token=...);
         # fetches take the configured URL by name (_with_secrets).
