@@ -26,11 +26,9 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -47,8 +45,8 @@ from poll import (
     free_port,
     gen_corpus,
     nginx_version,
-    on_sigterm,
     proc_kb,
+    run_in_workdir,
     served,
     toml_list,
     urls_of,
@@ -476,28 +474,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
-        print(f"--keep {args.keep}: the directory must be empty or absent", file=sys.stderr)
-        return 2
-    root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="aggbench-"))
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        table = benchmark(args, root)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        if args.keep is None:
-            shutil.rmtree(root, ignore_errors=True)
-    print()
-    print(table)
-    if args.keep:
+    code, root = run_in_workdir(args.keep, lambda root: benchmark(args, root))
+    if code == 0 and args.keep:
         print(f"\nkept: {root} (the databases are dropped)")
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from importlib import metadata
 from importlib.util import find_spec
@@ -517,29 +517,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.reader_worker:
         return reader_worker(*args.reader_worker)
+    code, root = run_in_workdir(args.keep, lambda root: benchmark(args, root))
+    if code == 0 and args.keep:
+        print(f"\nkept: {root}; to check the alerts against the corpus's truth:")
+        print(check_alerts_command(root))
+    return code
+
+
+def run_in_workdir(keep: Path | None, work: Callable[[Path], str]) -> tuple[int, Path]:
+    """Run `work` in `keep` (must be empty or absent) or a temporary directory removed
+    afterwards; print the table it returns; an exit code for errors and Ctrl-C."""
     signal.signal(signal.SIGTERM, on_sigterm)
-    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
-        print(f"--keep {args.keep}: the directory must be empty or absent", file=sys.stderr)
-        return 2
-    root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="aggbench-"))
+    if keep and keep.exists() and any(keep.iterdir()):
+        print(f"--keep {keep}: the directory must be empty or absent", file=sys.stderr)
+        return 2, keep
+    root = keep.resolve() if keep else Path(tempfile.mkdtemp(prefix="aggbench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        table = benchmark(args, root)
+        table = work(root)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 1, root
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        return 130
+        return 130, root
     finally:
-        if args.keep is None:
+        if keep is None:
             shutil.rmtree(root, ignore_errors=True)
     print()
     print(table)
-    if args.keep:
-        print(f"\nkept: {root}; to check the alerts against the corpus's truth:")
-        print(check_alerts_command(root))
-    return 0
+    return 0, root
 
 
 if __name__ == "__main__":
