@@ -22,7 +22,7 @@ from aggregator.normalize import normalize_entry
 from aggregator.parse import parse_feed
 from aggregator.schedule import learned_interval
 from aggregator.settings import WatchlistSettings
-from aggregator.types import EntryData, Fingerprint, Route
+from aggregator.types import EntryData, Fingerprint, ParsedFeed, Route
 from aggregator.watch import WatchRules
 
 _rules: WatchRules | None = None
@@ -95,6 +95,11 @@ def process_body(task: BodyTask, rules: WatchRules | None = None) -> Processed:
 
 def _process(task: BodyTask, rules: WatchRules | None) -> Processed:
     parsed = parse_feed(task.body, url=task.url, content_type=task.content_type)
+    return process_parsed(parsed, task, rules)
+
+
+def process_parsed(parsed: ParsedFeed, task: BodyTask, rules: WatchRules | None) -> Processed:
+    """Everything after parsing: normalise, match, learn the interval, fingerprint."""
     entries = [normalize_entry(e, feed_url=task.url) for e in parsed.entries]
     routes: dict[str, list[Route]] = {}
     if rules is not None:
