@@ -18,7 +18,6 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 from sqlmodel import Session
@@ -27,6 +26,7 @@ from aggregator.clock import utcnow
 from aggregator.dedup import DedupPolicy
 from aggregator.errors import AggregatorError, FetchError, ParseError
 from aggregator.fetch import FetchLimits, fetch_feed, make_client, redact_url
+from aggregator.gate import PollGate
 from aggregator.hints import parse_retry_after, server_hint
 from aggregator.parsepool import ParsePool
 from aggregator.process import BodyTask, Processed
@@ -117,7 +117,8 @@ class Poller:
 
     async def poll(self, feeds: Sequence[FeedState]) -> PollSummary:
         limits = fetch_limits(self.settings)
-        gate = _Gate(self.settings.polling.concurrency, self.settings.polling.per_host_concurrency)
+        polling = self.settings.polling
+        gate = PollGate(polling.concurrency, polling.per_host_concurrency)
         # The writer is shared by every poll on this loop (a queue): closing it here would
         # strand the writes of a poll still running beside this one.
         async with make_client(limits) as client:
@@ -127,26 +128,34 @@ class Poller:
         return PollSummary(tuple(outcomes))
 
     async def _poll_one(
-        self, client: httpx.AsyncClient, limits: FetchLimits, gate: _Gate, feed: FeedState
+        self, client: httpx.AsyncClient, limits: FetchLimits, gate: PollGate, feed: FeedState
     ) -> FeedOutcome:
         feed = self._with_secrets(feed)
         try:
-            async with gate.for_url(feed.fetch_url):
+            async with gate.fetching(feed.fetch_url):
                 result = await fetch_feed(client, feed, limits)
-            body_hash = _digest(result.body)
-            if result.not_modified or (body_hash is not None and body_hash == feed.body_hash):
-                await self.writer.write(self._store(feed, result, None, body_hash))
-                return FeedOutcome(feed.name, "not_modified")
-            processed = await self.parse_pool.run(self._task(feed, result))
-            new, updated, matches = await self.writer.write(
-                self._store(feed, result, processed, body_hash)
-            )
-            self._seen[feed.id] = frozenset(e.entry_key for e in processed.entries)
+                await gate.backlog.acquire()  # hold the fetch slot until there is room
+            try:
+                return await self._absorb(feed, result)
+            finally:
+                gate.backlog.release()
         except (FetchError, ParseError) as exc:
             return await self._fail(feed, exc)
         except AggregatorError as exc:
             log.error("feed %s: %s", feed.name, exc)
             return FeedOutcome(feed.name, "failed", error=str(exc))
+
+    async def _absorb(self, feed: FeedState, result: FetchResult) -> FeedOutcome:
+        """Parse and store one fetched body (or just the feed's state, when unchanged)."""
+        body_hash = _digest(result.body)
+        if result.not_modified or (body_hash is not None and body_hash == feed.body_hash):
+            await self.writer.write(self._store(feed, result, None, body_hash))
+            return FeedOutcome(feed.name, "not_modified")
+        processed = await self.parse_pool.run(self._task(feed, result))
+        new, updated, matches = await self.writer.write(
+            self._store(feed, result, processed, body_hash)
+        )
+        self._seen[feed.id] = frozenset(e.entry_key for e in processed.entries)
         log.info(
             "feed %s: fetched, %d new, %d updated, %d matches", feed.name, new, updated, matches
         )
@@ -264,36 +273,3 @@ class Poller:
 
 def _digest(body: bytes | None) -> str | None:
     return hashlib.sha256(body).hexdigest() if body is not None else None
-
-
-class _Gate:
-    """A global limit on fetches in flight, and one per host."""
-
-    def __init__(self, total: int, per_host: int) -> None:
-        self._total = asyncio.Semaphore(total)
-        self._per_host = per_host
-        self._hosts: dict[str, asyncio.Semaphore] = {}
-
-    def for_url(self, url: str) -> _Both:
-        host = (urlsplit(url).hostname or "").lower()
-        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
-        return _Both(semaphore, self._total)
-
-
-class _Both:
-    """Holds the host's slot first, then a global one, so a crowded host can't hog both."""
-
-    def __init__(self, host: asyncio.Semaphore, total: asyncio.Semaphore) -> None:
-        self._host, self._total = host, total
-
-    async def __aenter__(self) -> None:
-        await self._host.acquire()
-        try:
-            await self._total.acquire()
-        except BaseException:
-            self._host.release()
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._total.release()
-        self._host.release()

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, func, select, update
+from sqlmodel import Session
+from sqlmodel import select as orm_select
 
 from aggregator.storage.models import Entry, EntryTombstone
 from aggregator.storage.upsert import insert_ignoring_conflicts
@@ -58,26 +59,35 @@ def _unique_by_key(entries: Iterable[EntryData]) -> list[EntryData]:
     return list(seen.values())
 
 
+_E, _T = _TABLE.c, EntryTombstone.__table__.c  # type: ignore[attr-defined]
+# Built once: ORM selects rebuilt per feed cost more than the index seeks they run.
+_KNOWN = select(_E.entry_key, _E.id, _E.content_hash, _E.story_id).where(
+    _E.feed_id == bindparam("feed"), _E.entry_key.in_(bindparam("keys", expanding=True))
+)
+_TOMBSTONED = select(_T.entry_key).where(
+    _T.feed_id == bindparam("feed"), _T.entry_key.in_(bindparam("keys", expanding=True))
+)
+
+
 def _known(session: Session, feed_id: int, keys: Sequence[str]) -> dict[str, Known]:
     found: dict[str, Known] = {}
+    connection = session.connection()
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        query = select(Entry.entry_key, Entry.id, Entry.content_hash, Entry.story_id).where(
-            Entry.feed_id == feed_id, col(Entry.entry_key).in_(chunk)
-        )
-        for key, row_id, digest, story_id in session.exec(query):
+        for key, row_id, digest, story_id in connection.execute(
+            _KNOWN, {"feed": feed_id, "keys": chunk}
+        ):
             found[key] = Known(int(row_id or 0), digest, story_id)
     return found
 
 
 def _tombstoned(session: Session, feed_id: int, keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
+    connection = session.connection()
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        query = select(EntryTombstone.entry_key).where(
-            EntryTombstone.feed_id == feed_id, col(EntryTombstone.entry_key).in_(chunk)
-        )
-        found.update(session.exec(query))
+        rows = connection.execute(_TOMBSTONED, {"feed": feed_id, "keys": chunk})
+        found.update(key for (key,) in rows)
     return found
 
 
@@ -168,7 +178,7 @@ def update_changed(
 
 
 def count_entries(session: Session, feed_id: int | None = None) -> int:
-    query = select(func.count()).select_from(Entry)
+    query = orm_select(func.count()).select_from(Entry)
     if feed_id is not None:
         query = query.where(Entry.feed_id == feed_id)
     return int(session.exec(query).one())

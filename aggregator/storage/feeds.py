@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, text
+from sqlalchemy import func, or_, text, update
 from sqlmodel import Session, col, select
 
 from aggregator.storage.models import Entry, Feed
 from aggregator.types import FeedState
+
+_FEEDS = Feed.__table__  # type: ignore[attr-defined]
 
 # An arbitrary constant: the advisory lock key that serialises config reconciliation.
 RECONCILE_LOCK = 7_311_004_212
@@ -172,21 +174,25 @@ def release(session: Session, feed_ids: Sequence[int], owner: str) -> None:
 
 
 def record_success(session: Session, feed_id: int, outcome: FetchOutcome, now: datetime) -> None:
-    feed = session.get_one(Feed, feed_id)
+    values: dict[str, object] = {
+        "last_status": outcome.status,
+        "last_fetched_at": now,
+        "next_poll_at": outcome.next_poll_at,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "consecutive_errors": 0,
+        "last_error": None,
+        "failing_since": None,
+    }
     if outcome.status != 304:
-        feed.etag, feed.last_modified = outcome.etag, outcome.last_modified
-        feed.body_hash = outcome.body_hash
-    if outcome.moved_to and outcome.moved_to != feed.moved_to:
-        feed.moved_to = outcome.moved_to
+        values.update(
+            etag=outcome.etag, last_modified=outcome.last_modified, body_hash=outcome.body_hash
+        )
+    if outcome.moved_to:
+        values["moved_to"] = outcome.moved_to
     if outcome.learned_interval is not None:
-        feed.learned_interval = outcome.learned_interval
-    feed.last_status = outcome.status
-    feed.last_fetched_at = now
-    feed.next_poll_at = outcome.next_poll_at
-    feed.lease_owner = feed.lease_expires_at = None
-    feed.consecutive_errors = 0
-    feed.last_error = None
-    feed.failing_since = None
+        values["learned_interval"] = outcome.learned_interval
+    _update(session, feed_id, values)
 
 
 def record_failure(
@@ -202,22 +208,34 @@ def record_failure(
 
     410 Gone marks the feed gone: it is not polled again until its URL changes.
     """
-    feed = session.get_one(Feed, feed_id)
-    feed.last_status = status
-    feed.last_fetched_at = now
-    feed.next_poll_at = next_poll_at
-    feed.lease_owner = feed.lease_expires_at = None
-    feed.consecutive_errors += 1
-    feed.last_error = error[:2000]
-    feed.last_error_at = now
-    feed.failing_since = feed.failing_since or now
+    values: dict[str, object] = {
+        "last_status": status,
+        "last_fetched_at": now,
+        "next_poll_at": next_poll_at,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "consecutive_errors": _FEEDS.c.consecutive_errors + 1,
+        "last_error": error[:2000],
+        "last_error_at": now,
+        "failing_since": func.coalesce(_FEEDS.c.failing_since, now),
+    }
     if status == 410:
-        feed.gone_at = now
-    return feed.consecutive_errors
+        values["gone_at"] = now
+    _update(session, feed_id, values)
+    return consecutive_errors(session, feed_id)
 
 
 def consecutive_errors(session: Session, feed_id: int) -> int:
-    return session.get_one(Feed, feed_id).consecutive_errors
+    query = select(_FEEDS.c.consecutive_errors).where(_FEEDS.c.id == feed_id)
+    return int(session.connection().execute(query).scalar_one())
+
+
+def _update(session: Session, feed_id: int, values: dict[str, object]) -> None:
+    # Core, not ORM: loading each Feed only to set columns cost more than the UPDATE,
+    # which a poll runs for every feed. Flush first, so that no pending ORM change to
+    # the same row (made earlier in this session) lands after it.
+    session.flush()
+    session.connection().execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(values))
 
 
 def feed_rows(session: Session) -> list[FeedRow]:
