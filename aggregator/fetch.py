@@ -196,6 +196,10 @@ async def _exchange(client: httpx.AsyncClient, feed: FeedState, max_body: int) -
     headers = _conditional_headers(feed)
     async with client.stream("GET", feed.fetch_url, headers=headers) as response:
         if response.status_code == 304:
+            # A 304 has no body, but until the (empty) body is read the connection is
+            # not back in the pool: closing the response would close it, and an
+            # unchanged poll would open a connection per feed.
+            await response.aread()
             return _result(feed, response, None)
         if response.status_code >= 400 or response.status_code < 200:
             reason = response.reason_phrase or "error"

@@ -217,6 +217,21 @@ def test_per_host_limit_is_never_exceeded(
     assert feed_server.max_in_flight == 3
 
 
+def test_an_unchanged_poll_reuses_its_connections(
+    feed_server: FeedServer,
+    make_config: ConfigMaker,
+    run,  # type: ignore[no-untyped-def]
+) -> None:
+    feeds = [(f"f{i}", feed_server.set(f"/f{i}.xml", rss2(ITEMS))) for i in range(30)]
+    config = make_config(feeds, extra="[polling]\nper_host_concurrency = 3\n")
+    assert run(config).count("fetched") == 30
+    feed_server.requests.clear()
+    second = run(config)
+    assert second.count("not_modified") == 30
+    connections = {r.connection for r in feed_server.requests}
+    assert len(connections) <= 3, f"30 answers of 304 took {len(connections)} connections"
+
+
 def test_unchanged_body_without_validators_is_not_parsed_again(
     feed_server: FeedServer,
     make_config: ConfigMaker,

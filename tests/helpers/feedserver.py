@@ -37,6 +37,7 @@ class Route:
 class Request:
     path: str
     headers: dict[str, str]
+    connection: tuple[str, int] = ("", 0)  # the client's address: one per TCP connection
 
 
 class FeedServer:
@@ -58,7 +59,9 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 with server._lock:
-                    server.requests.append(Request(self.path, dict(self.headers.items())))
+                    headers = dict(self.headers.items())
+                    peer = (str(self.client_address[0]), int(self.client_address[1]))
+                    server.requests.append(Request(self.path, headers, peer))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     busy = server._paths_in_flight.get(self.path, 0)
