@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, text, update
+from sqlalchemy import bindparam, func, or_, text, update
 from sqlmodel import Session, col, select
 
 from aggregator.storage.models import Entry, Feed
@@ -173,26 +174,51 @@ def release(session: Session, feed_ids: Sequence[int], owner: str) -> None:
             feed.lease_owner = feed.lease_expires_at = None
 
 
-def record_success(session: Session, feed_id: int, outcome: FetchOutcome, now: datetime) -> None:
-    values: dict[str, object] = {
-        "last_status": outcome.status,
-        "last_fetched_at": now,
-        "next_poll_at": outcome.next_poll_at,
+def _success(with_validators: bool) -> Any:
+    """The UPDATE of a successful fetch, built once: a poll runs it for every feed."""
+    c = _FEEDS.c
+    values: dict[str, Any] = {
+        "last_status": bindparam("status"),
+        "last_fetched_at": bindparam("now"),
+        "next_poll_at": bindparam("next"),
         "lease_owner": None,
         "lease_expires_at": None,
         "consecutive_errors": 0,
         "last_error": None,
         "failing_since": None,
+        # None keeps what is stored: a move is only ever learned, never forgotten here.
+        "moved_to": func.coalesce(bindparam("moved_to", type_=c.moved_to.type), c.moved_to),
+        "learned_interval": func.coalesce(
+            bindparam("learned", type_=c.learned_interval.type), c.learned_interval
+        ),
     }
-    if outcome.status != 304:
-        values.update(
-            etag=outcome.etag, last_modified=outcome.last_modified, body_hash=outcome.body_hash
-        )
-    if outcome.moved_to:
-        values["moved_to"] = outcome.moved_to
-    if outcome.learned_interval is not None:
-        values["learned_interval"] = outcome.learned_interval
-    _update(session, feed_id, values)
+    if with_validators:
+        values |= {k: bindparam(k) for k in ("etag", "last_modified", "body_hash")}
+    return update(_FEEDS).where(c.id == bindparam("feed")).values(values)
+
+
+_SUCCESS_304, _SUCCESS = _success(False), _success(True)
+
+
+def record_success(session: Session, feed_id: int, outcome: FetchOutcome, now: datetime) -> None:
+    params: dict[str, object] = {
+        "feed": feed_id,
+        "status": outcome.status,
+        "now": now,
+        "next": outcome.next_poll_at,
+        "moved_to": outcome.moved_to or None,
+        "learned": outcome.learned_interval,
+    }
+    statement = _SUCCESS_304
+    if outcome.status != 304:  # a 200 answer replaces the validators, absent ones too
+        statement = _SUCCESS
+        params |= {
+            "etag": outcome.etag,
+            "last_modified": outcome.last_modified,
+            "body_hash": outcome.body_hash,
+        }
+    session.flush()  # see _update
+    session.connection().execute(statement, params)
 
 
 def record_failure(
