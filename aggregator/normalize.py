@@ -2,8 +2,8 @@
 
 Responsible for turning a `ParsedEntry` (as the parser found it) into an `EntryData`
 (plain text, capped sizes, canonical URL, stable entry key and content hash), and for
-the small pure helpers that do it: `canonical_url`, `html_to_text`, `to_utc`,
-`entry_key`, `content_hash`.
+the small pure helpers that do it: `canonical_url`, `to_utc`, `entry_key`,
+`content_hash`; `html_to_text` (htmltext.py) is re-exported from here.
 
 Must not: do any I/O (network, files, database, clock-dependent decisions), import
 feedparser, storage or the network stack, or raise on hostile input: every function here
@@ -14,13 +14,14 @@ value it returns holds a NUL or a lone surrogate (`storable`).
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from aggregator.htmltext import html_to_text as html_to_text  # re-exported, as:
+from aggregator.htmltext import single_line as single_line  # parse.py imports them here
 from aggregator.types import EntryData, ParsedEntry
 
 TITLE_MAX = 1_000
@@ -39,29 +40,9 @@ _TRACKING_PARAMS = frozenset(
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BAD_HOST_CHARS = re.compile(r"[\s<>\"'`{}|\\^%/?#@\[\]]")
-_TAG_LIKE = re.compile(r"<[a-zA-Z!/?]")
-_SKIP_TAGS = frozenset({"template", "noscript"})
-_RAW_TAGS = frozenset({"script", "style"})  # their text runs to the matching end tag
-_CELL_TAGS = frozenset({"td", "th"})
-_BLOCK_TAGS = frozenset(
-    {"address", "article", "aside", "blockquote", "br", "caption", "dd", "details"}
-    | {"dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form"}
-    | {"h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "nav"}
-    | {"ol", "p", "pre", "section", "summary", "table", "tbody", "tfoot", "thead", "tr"}
-    | {"ul", "body", "html", "title", "option", "legend"}
-)
-_BREAK = "\x00"  # stands for a block boundary while text is collected
 # What no database stores as text: NUL (PostgreSQL refuses it) and lone surrogates (not
 # UTF-8; a JSON Feed can hold them as "\ud800"). Each becomes U+FFFD.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# One construct per match. A tag never spans a `<` (not even in a quoted attribute) and
-# the quantifier is possessive, so every scan stops at the next `<`: linear time.
-_CONSTRUCT = re.compile(
-    r"""(?P<open><!--|<!\[CDATA\[)"""
-    r"""|</?(?P<name>[a-zA-Z][^\s/<>]*)(?:[^<>"']|"[^"<]*"|'[^'<]*')*+>"""
-    r"""|<[!?][^<>]*>"""
-)
-_RAW_END = {name: re.compile(rf"</{name}(?=[\s/>])[^<>]*>", re.IGNORECASE) for name in _RAW_TAGS}
 
 
 def _clean_query(query: str) -> str:
@@ -110,103 +91,14 @@ def resolve_link(link: str | None, base: str | None = None) -> str | None:
     return absolute if scheme in _DEFAULT_PORTS and len(absolute) <= LINK_MAX else None
 
 
-class _TextExtractor:
-    """Linear-time HTML tokenizer keeping text and marking block boundaries.
-
-    Not html.parser: on Python 3.11 it is quadratic on unclosed constructs (48 KB of
-    `<div "` took 3.5 s). A `<` that starts no complete construct is kept as text.
-    """
-
-    def __init__(self, markup: str) -> None:
-        self.src = markup
-        self.parts: list[str] = []
-        self.skip = 0
-        self.unclosed: set[str] = set()  # "<!--"/"<![CDATA[" with no end after here
-
-    def run(self) -> str:
-        pos = 0
-        while match := _CONSTRUCT.search(self.src, pos):
-            self._text(self.src[pos : match.start()])
-            pos = self._construct(match)
-        self._text(self.src[pos:])
-        return "".join(self.parts)
-
-    def _text(self, chunk: str) -> None:
-        if chunk and not self.skip:
-            self.parts.append(html.unescape(chunk) if "&" in chunk else chunk)
-
-    def _construct(self, match: re.Match[str]) -> int:
-        opener, name = match.group("open"), match.group("name")
-        if opener:
-            return self._section(match.start(), opener)
-        if name:
-            return self._tag(name.lower(), match)
-        return match.end()  # declaration or processing instruction
-
-    def _section(self, start: int, opener: str) -> int:
-        closer = "-->" if opener == "<!--" else "]]>"
-        end = -1 if opener in self.unclosed else self.src.find(closer, start + len(opener))
-        if end < 0:  # unclosed: keep it as text rather than lose the rest
-            self.unclosed.add(opener)
-            self._text("<")
-            return start + 1
-        if opener != "<!--" and not self.skip:
-            self.parts.append(self.src[start + len(opener) : end])
-        return end + len(closer)
-
-    def _tag(self, name: str, match: re.Match[str]) -> int:
-        closing = match.group().startswith("</")
-        if name in _RAW_TAGS and not closing:
-            end = _RAW_END[name].search(self.src, match.end())
-            return end.end() if end else len(self.src)
-        if name in _SKIP_TAGS:
-            self.skip = max(0, self.skip + (-1 if closing else 1))
-        elif name in _BLOCK_TAGS:
-            self.parts.append(_BREAK)
-        elif name in _CELL_TAGS:
-            self.parts.append(" ")
-        return match.end()
-
-
-def _tidy_lines(lines: Iterable[str]) -> str:
-    cleaned = (" ".join(line.split()) for line in lines)
-    return "\n".join(line for line in cleaned if line)
-
-
-def _html_lines(markup: str) -> str:
-    try:
-        text = _TextExtractor(markup).run()
-    except Exception:  # defensive: never raise on hostile markup
-        text = html.unescape(re.sub(r"<[^<>]*>", _BREAK, markup))
-    return _tidy_lines(text.split(_BREAK))
-
-
-def html_to_text(markup: str | None) -> str:
-    """Readable plain text from HTML (or from plain text, which passes through intact).
-
-    Block elements become line breaks, scripts/styles/comments vanish, entities are
-    unescaped, whitespace is collapsed within lines and blank lines are dropped. Input
-    without anything tag-like is treated as text: its own line breaks are kept.
-    """
-    if not markup:
-        return ""
-    markup = markup.replace(_BREAK, " ")
-    if not _TAG_LIKE.search(markup):
-        return _tidy_lines(html.unescape(markup).splitlines())
-    return _html_lines(markup)
-
-
-def single_line(text: str) -> str:
-    """`text` with every run of whitespace, line breaks included, made one space."""
-    return " ".join(text.split())
-
-
 def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip()
 
 
 def storable(text: str) -> str:
     """`text` with NUL and lone surrogates replaced by U+FFFD, so any database takes it."""
+    if text.isascii() and "\x00" not in text:  # the common case, without a regex scan
+        return text
     return _UNSTORABLE.sub("\ufffd", text)
 
 
@@ -249,6 +141,10 @@ def entry_key(entry: ParsedEntry, *, feed_url: str | None = None) -> str:
     return "sha256:" + _sha256(f"{title}\n{stamp}")
 
 
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds on every call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(
     *,
     title: str,
@@ -264,8 +160,7 @@ def content_hash(
     same markup or a rotated tracking parameter is not taken for an update.
     """
     fields = [title, summary, content, link or "", author, list(categories)]
-    encoded = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return _sha256(encoded)
+    return _sha256(_JSON.encode(fields))
 
 
 def _categories(raw: Iterable[str]) -> tuple[str, ...]:

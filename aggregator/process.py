@@ -22,7 +22,7 @@ from aggregator.normalize import normalize_entry
 from aggregator.parse import parse_feed
 from aggregator.schedule import learned_interval
 from aggregator.settings import WatchlistSettings
-from aggregator.types import EntryData, Fingerprint, ParsedFeed, Route
+from aggregator.types import EntryData, Fingerprint, ParsedFeed, Positional, Route
 from aggregator.watch import WatchRules
 
 _rules: WatchRules | None = None
@@ -68,7 +68,7 @@ class BodyTask:
 
 
 @dataclass(frozen=True, slots=True)
-class Processed:
+class Processed(Positional):
     entries: list[EntryData]
     routes: dict[str, list[Route]] = field(default_factory=dict)  # by entry key
     ttl: str | None = None

@@ -20,6 +20,7 @@ end-to-end `process_body` output (and that the parser's own output did not chang
 
   python benchmarks/worker.py --save /tmp/worker.golden --cache /tmp/worker.parsed
   python benchmarks/worker.py --check /tmp/worker.golden --cache /tmp/worker.parsed
+  python benchmarks/worker.py --watchlists poll --cache /tmp/worker.parsed --limit 2000
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ STAGES = {
     "fingerprint": ("feed_fingerprints",),
 }
 
+# The watchlist of benchmarks/poll.py: what a poll's figures include.
+POLL_WATCHLISTS = (
+    WatchlistSettings(
+        "poll",
+        any=("Yarmouk", "Yarmuk", "Damascus", "Aleppo", "UNRWA", "Red Crescent"),
+        channels=("console",),
+    ),
+)
+# For the golden check: more of the matcher's paths (NEAR, fields, prefixes, feed names,
+# NOT, tag filters), and a watchlist that matches most entries, so highlights count.
 WATCHLISTS = (
     WatchlistSettings(
         "syria",
@@ -191,9 +202,11 @@ def end_to_end(item: process.BodyTask, rules: WatchRules) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
-    rules = WatchRules(WATCHLISTS)
+    rules = WatchRules(POLL_WATCHLISTS if args.watchlists == "poll" else WATCHLISTS)
     files = inputs(args.limit)
     golden = json.loads(Path(args.check).read_text()) if args.check else None
+    if golden is not None and golden.pop("watchlists", ["golden"])[0] != args.watchlists:
+        raise SystemExit(f"{args.check} was saved with other watchlists")
     hashes: dict[str, list[str]] = {}
     timer = Timer(rules)
     totals: dict[str, float] = defaultdict(float)
@@ -219,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
             totals["pickle"] += transfer
     report(totals, timer.seconds, counted, len(hashes), errors)
     if args.save:
-        Path(args.save).write_text(json.dumps(hashes, indent=0, sort_keys=True))
+        saved = {"watchlists": [args.watchlists], **hashes}
+        Path(args.save).write_text(json.dumps(saved, indent=0, sort_keys=True))
         print(f"saved {len(hashes)} hashes to {args.save}")
     return compare(hashes, golden) if golden is not None else 0
 
@@ -262,6 +276,12 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, help="cache of parsed feeds (made if absent)")
     parser.add_argument("--full", action="store_true", help="parse again, check process_body")
     parser.add_argument("--limit", type=int, help="only the first N inputs")
+    parser.add_argument(
+        "--watchlists",
+        choices=("golden", "poll"),
+        default="golden",
+        help="golden: many matcher paths (the default); poll: benchmarks/poll.py's one",
+    )
     return run(parser.parse_args())
 
 

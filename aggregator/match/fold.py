@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import accumulate
 from typing import Final, NamedTuple
 
-__all__ = ["Token", "Words", "fold", "fold_words", "tokenize", "word_spans"]
+__all__ = ["Token", "Words", "fold", "fold_each", "fold_words", "tokenize", "word_spans"]
 
 
 def _arabic_table() -> dict[int, str | None]:
@@ -146,6 +147,8 @@ _ASCII_TABLE: Final = {
     code: (chr(code).lower() if chr(code).isalnum() else " ") for code in range(128)
 }
 
+_ASCII_LINES: Final = {**_ASCII_TABLE, ord("\n"): "\n"}  # the same, keeping line breaks
+
 
 class Token(NamedTuple):
     """One word: its folded form and its span `text[start:end]` in the original text."""
@@ -184,6 +187,18 @@ def fold_words(text: str) -> list[str]:
     if _SLOW_CHARS.search(text) is None:
         return list(map(_fold_word, _SIMPLE_WORD_RE.findall(text)))
     return list(map(_fold_word, _WORD_RE.findall(text)))
+
+
+def fold_each(texts: Sequence[str]) -> list[list[str]]:
+    """`[fold_words(t) for t in texts]`, faster for many short ASCII texts (sentences).
+
+    ASCII texts without line breaks are translated in one call: joined by "\n", which
+    `_ASCII_LINES` keeps, and split apart again.
+    """
+    joined = "\n".join(texts)
+    if joined.isascii() and joined.count("\n") == len(texts) - 1:
+        return [line.split() for line in joined.translate(_ASCII_LINES).split("\n")]
+    return list(map(fold_words, texts))
 
 
 def word_spans(text: str) -> list[int]:
