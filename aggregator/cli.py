@@ -22,6 +22,7 @@ from aggregator.clock import utcnow
 from aggregator.daemon import HEARTBEAT, default_instance_id, run_daemon
 from aggregator.errors import AggregatorError, ConfigErrors, DeliveryError
 from aggregator.feedview import feeds_table, instances_table
+from aggregator.gctune import tune_gc
 from aggregator.match.logic import WatchlistSpec, build_expression
 from aggregator.pipeline import Poller
 from aggregator.search import backtest, search
@@ -130,6 +131,7 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     db = _open_db(settings)
     poller = Poller(settings, db)
+    tune_gc()
     try:
         poller.reconcile()
         summary, report = asyncio.run(_poll_and_deliver(poller, args.feed, args.deliver_timeout))
@@ -163,6 +165,7 @@ async def _poll_and_deliver(
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    tune_gc()
     return asyncio.run(run_daemon(settings))
 
 
