@@ -14,10 +14,10 @@ value it returns holds a NUL or a lone surrogate (`storable`).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from aggregator.htmltext import html_to_text as html_to_text  # re-exported, as:
@@ -141,10 +141,6 @@ def entry_key(entry: ParsedEntry, *, feed_url: str | None = None) -> str:
     return "sha256:" + _sha256(f"{title}\n{stamp}")
 
 
-# What json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds on every call.
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def content_hash(
     *,
     title: str,
@@ -159,8 +155,13 @@ def content_hash(
     Pass normalised values (plain text, canonical link) so that a re-rendering of the
     same markup or a rotated tracking parameter is not taken for an update.
     """
-    fields = [title, summary, content, link or "", author, list(categories)]
-    return _sha256(_JSON.encode(fields))
+    # json.dumps([title, summary, content, link or "", author, list(categories)],
+    # ensure_ascii=False, separators=(",", ":")), written out: the same string, with
+    # the same (C) string encoder, without building an encoder on every call.
+    quote = encode_basestring
+    tags = ",".join(map(quote, categories))
+    fields = (quote(title), quote(summary), quote(content), quote(link or ""), quote(author))
+    return _sha256(f"[{','.join(fields)},[{tags}]]")
 
 
 def _categories(raw: Iterable[str]) -> tuple[str, ...]:

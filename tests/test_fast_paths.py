@@ -8,6 +8,8 @@ plain definition and compares on generated input.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 from hypothesis import example, given, settings
@@ -24,6 +26,7 @@ from aggregator.fingerprint import (
 )
 from aggregator.htmltext import _SPECIAL, _plain_text, _TextExtractor, _tidy_lines
 from aggregator.match.fold import fold_each, fold_words
+from aggregator.normalize import content_hash
 
 _TAGS = ["<p>", "</p>", "<br/>", "<td>", "<TD x='<'>", '<a href="x">', "</a>", "<?pi?>"]
 _TAGS += ["<P", "<div\n>", "<b>", "<x a='1' b=\"2\">", "<scrip>", "<!x>", "<", ">", '"', "'"]
@@ -120,3 +123,24 @@ def test_shingles_as_defined(words: list[str]) -> None:
     h = [token[w] for w in words]
     expected = {(a * k1 + b * k2 + c) & mask for a, b, c in zip(h, h[1:], h[2:], strict=False)}
     assert minhash.shingles(words) == expected
+
+
+_ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=20)
+
+
+@given(_ANY_TEXT, _ANY_TEXT, st.one_of(st.none(), _ANY_TEXT), st.lists(_ANY_TEXT, max_size=3))
+@example("\ud800 \x00 \x1f \u2028 \"'\\", "</script>", None, [])
+def test_content_hash_is_sha256_of_json_dumps(
+    title: str, text: str, link: str | None, categories: list[str]
+) -> None:
+    fields = [title, text, text[::-1], link or "", title + text, categories]
+    encoded = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
+    assert digest == content_hash(
+        title=title,
+        summary=text,
+        content=text[::-1],
+        link=link,
+        author=title + text,
+        categories=categories,
+    )
