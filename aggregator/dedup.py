@@ -147,7 +147,10 @@ class _Placer:
         self.parent: dict[Story, Story] = {}
         self.node: dict[str, Story] = {}  # entry key -> the story it was placed in
         self.founders: list[tuple[str, Fingerprint | None]] = []
-        self.bands: dict[int, list[int]] = {}  # band key -> founders sharing it
+        # band key -> the first founder with it; keys of several founders also in `shared`.
+        # Set operations on dict keys, not a loop per key: placing is per entry.
+        self.bands: dict[int, int] = {}
+        self.shared: dict[int, list[int]] = {}
         self.urls: dict[str, New] = {}  # canonical URL -> the story founded with it
 
     def find(self, story: Story) -> Story:
@@ -177,12 +180,26 @@ class _Placer:
                 assert story.signature is not None
                 if similar(fp, story.signature, self.policy):
                     found.append(Existing(story.root))
-        near = {i for key in fp.bands for i in self.bands.get(key, ())}
-        for index in sorted(near):
+        for index in sorted(self._near(fp)):
             founder = self.founders[index][1]
             if founder is not None and similar(fp, founder.signature, self.policy):
                 found.append(New(index))
         return found
+
+    def _near(self, fp: Fingerprint) -> set[int]:
+        """Founders of this batch that share a band key with `fp`."""
+        keys = self.bands.keys() & fp.bands
+        near = {self.bands[key] for key in keys}
+        for key in keys & self.shared.keys():
+            near.update(self.shared[key])
+        return near
+
+    def _index(self, fp: Fingerprint, founder: int) -> None:
+        own = dict.fromkeys(fp.bands, founder)
+        for key in own.keys() & self.bands.keys():
+            self.shared.setdefault(key, [self.bands[key]]).append(founder)
+            del own[key]
+        self.bands.update(own)
 
     def place(self, item: Incoming) -> None:
         found = self.targets(item)
@@ -190,8 +207,8 @@ class _Placer:
         if not found:
             story = fresh = New(len(self.founders))
             self.founders.append((item.key, item.fingerprint))
-            for key in item.fingerprint.bands if item.fingerprint else ():
-                self.bands.setdefault(key, []).append(fresh.index)
+            if item.fingerprint:
+                self._index(item.fingerprint, fresh.index)
             if item.canonical_url:
                 self.urls[item.canonical_url] = fresh
         else:
