@@ -32,6 +32,5 @@ def tune_gc() -> None:
     if _tuned:
         return
     _tuned = True
-    gc.collect()  # so that garbage made while starting up is not frozen with the rest
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, *OLDER_THRESHOLDS)
