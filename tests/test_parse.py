@@ -247,6 +247,7 @@ def test_feedparser_exceptions_become_parse_errors(monkeypatch: pytest.MonkeyPat
         raise RuntimeError("boom inside feedparser")
 
     monkeypatch.setattr("aggregator.parse.feedparser.parse", explode)
+    monkeypatch.setattr("aggregator.parse._run_fast_path", lambda body, ctype: None)
     with pytest.raises(ParseError, match="boom inside feedparser"):
         load("rss20.xml")
 
