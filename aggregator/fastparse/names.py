@@ -25,6 +25,7 @@ _STD_LOWER = frozenset(prefix.lower() for prefix in NAMESPACES.values() if prefi
 _XML_NS = "{http://www.w3.org/XML/1998/namespace}"
 _RDF_NS = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _XLINK = "http://www.w3.org/1999/xlink"
+_LANG = ("xml:lang", "lang")  # allowed anywhere: feedparser keeps it only as metadata
 
 
 class Decline(Exception):
@@ -71,7 +72,7 @@ def attributes(elem: ET.Element, allowed: frozenset[str] | None) -> dict[str, st
         else:
             names = [key.lower()]
         for name in names:
-            if name in out or (allowed is not None and name not in allowed and name != "lang"):
+            if name in out or (allowed is not None and name not in allowed and name not in _LANG):
                 raise Decline(f"attribute {key}")
             out[name] = value.lower() if name in ("rel", "type") else value
     return out
