@@ -8,7 +8,7 @@ several entries; the title and the first MAX_WORDS words of the body), and turni
 those words into a `Fingerprint` with minhash.py: the bottom-128 sketch of their word
 3-shingles (the stored signature, to verify a candidate) and the LSH band keys of a
 one-permutation MinHash of the same shingles to find candidates. Runs in the parse
-workers (`process.process_body`), well under 0.1 ms an entry; `dedup.py` decides with
+workers (`process.process_body`), about 0.1 ms an entry; `dedup.py` decides with
 the result.
 
 Must not: do any I/O, read the clock or settings, or change its constants or rules

@@ -12,7 +12,8 @@ feedparser test corpus, and
 * `--save FILE` writes a golden file: per input, a hash of the repr of its `Processed`
   (or of its ParseError's text) and of its `ParsedFeed`;
 * `--check FILE` compares with a golden file and exits 1 on any difference. A stored
-  value that changes (content hash, fingerprint, highlight) fails here first.
+  value that changes (content hash, fingerprint, highlight) fails here first. Inputs
+  whose bytes changed since the file was saved are left out (and counted) with `--full`.
 
 Parsing (feedparser, slow, and being replaced) is cached with `--cache FILE`: the stages
 after it then run on the cached `ParsedFeed`s. `--full` parses again and also checks the
@@ -220,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         pickle.loads(pickle.dumps(result))
         transfer = time.perf_counter() - start
-        hashes[name] = [digest(result), digest(parsed)]
+        hashes[name] = [digest(result), digest(parsed), hashlib.sha256(item.body).hexdigest()]
         if args.full and digest(end_to_end(item, rules)) != hashes[name][0]:
             print(f"{name}: process_body differs from parse + process_parsed")
             errors += 1
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         saved = {"watchlists": [args.watchlists], **hashes}
         Path(args.save).write_text(json.dumps(saved, indent=0, sort_keys=True))
         print(f"saved {len(hashes)} hashes to {args.save}")
-    return compare(hashes, golden) if golden is not None else 0
+    return compare(hashes, golden, args.full) if golden is not None else 0
 
 
 def report(
@@ -256,7 +257,14 @@ def report(
     )
 
 
-def compare(hashes: dict[str, list[str]], golden: dict[str, list[str]]) -> int:
+def compare(hashes: dict[str, list[str]], golden: dict[str, list[str]], full: bool) -> int:
+    """Report the differences; with `full`, inputs whose bytes changed since the golden
+    file was saved (`poll.py` advances its corpus) are counted apart: they say nothing."""
+    moved = {k for k in hashes if full and k in golden and golden[k][2:] not in ([], hashes[k][2:])}
+    if moved:
+        print(f"  {len(moved)} inputs changed since the golden file was saved; not compared")
+        hashes = {k: v for k, v in hashes.items() if k not in moved}
+        golden = {k: v for k, v in golden.items() if k not in moved}
     missing = sorted(set(golden) - set(hashes))
     changed = sorted(k for k in hashes if k in golden and golden[k][0] != hashes[k][0])
     parser = sorted(k for k in hashes if k in golden and golden[k][1] != hashes[k][1])
