@@ -18,6 +18,7 @@ from datetime import datetime
 
 from aggregator.errors import ParseError
 from aggregator.fingerprint import feed_fingerprints
+from aggregator.gctune import tune_gc
 from aggregator.normalize import normalize_entry
 from aggregator.parse import parse_feed
 from aggregator.schedule import learned_interval
@@ -39,6 +40,7 @@ def init_worker(watchlists: Sequence[WatchlistSettings], parent: int | None = No
     global _rules
     _rules = WatchRules(watchlists)
     if parent is not None:
+        tune_gc()  # a worker process of our own: its collector policy is ours to set
         threading.Thread(
             target=_exit_with, args=(parent,), name="orphan-watch", daemon=True
         ).start()
