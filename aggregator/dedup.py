@@ -106,20 +106,24 @@ class Plan:
 def resemblance(a: bytes, b: bytes, at_least: float = 0.0) -> float:
     """Estimated Jaccard resemblance of two bottom-k sketches (exact below SKETCH): of
     the SKETCH smallest values of both, the share that both have. 0.0 as soon as it is
-    clear that the result would be under `at_least`."""
-    first, second = _values(a), _values(b)
-    both = first & second
-    size = min(SKETCH, len(first) + len(second) - len(both))
-    if not size or len(both) < at_least * size:  # the shared values bound the result
+    clear that the result would be under `at_least`.
+
+    Most comparisons are of a new entry (`a`, compared with each of its candidates) with
+    a stored story that turns out not to resemble it: `a`'s values are memoised as a set,
+    `b`'s are only unpacked, and the shared count alone rejects the usual candidate."""
+    first, second = _values(a), unpack(b)
+    shared = len(first.intersection(second))
+    size = min(SKETCH, len(first) + len(second) - shared)
+    if not size or shared < at_least * size:  # the shared values bound the result
         return 0.0
-    union = sorted(first | second)[:SKETCH]
+    both = first.intersection(second)
+    union = sorted(first.union(second))[:SKETCH]
     return len(both.intersection(union)) / size
 
 
 @lru_cache(maxsize=1024)
 def _values(packed: bytes) -> frozenset[int]:
-    """A sketch's values, memoised: one stored story is the candidate of every copy of
-    it in a poll, and unpacking dominated the comparisons (about 12 KB a sketch)."""
+    """A sketch's values as a set, memoised for the entry compared with its candidates."""
     return frozenset(unpack(packed))
 
 
