@@ -5,6 +5,7 @@ datetimes so that pure code never compares naive with aware. It must not hold an
 table definitions.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return moment.replace(tzinfo=None)
         return moment
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, straight to SQLAlchemy's stored text (`YYYY-MM-DD HH:MM:SS.ffffff`)
+        in one step: a first poll binds about six of these per entry."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: Any) -> str | None:
+            moment = self.process_bind_param(value, dialect)
+            if moment is None:
+                return None
+            return (
+                f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+                f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+                f".{moment.microsecond:06d}"
+            )
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
