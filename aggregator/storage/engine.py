@@ -19,6 +19,10 @@ from aggregator.errors import StorageError
 from alembic import command
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite's default page cache is 2 MiB a connection. A first poll of 2,000 feeds then
+# spent 12 of its database thread's 37 CPU-seconds in the kernel, re-reading index pages
+# (entry keys, band keys, the search index) with pread; 16 MiB cut that to 3 s.
+SQLITE_CACHE_KIB = 16 * 1024
 
 
 def normalize_url(url: str) -> str:
@@ -39,6 +43,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
