@@ -29,6 +29,9 @@ def test_importing_the_entry_loads_no_library() -> None:
 
 
 def test_the_entry_runs_the_cli() -> None:
-    code = "import sys; from aggregator.entry import main; sys.argv = ['aggregator', '--version']; main()"
+    code = (
+        "import sys; from aggregator.entry import main\n"
+        "sys.argv = ['aggregator', '--version']; main()"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "0.1.0" in out.stdout + out.stderr
