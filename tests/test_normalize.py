@@ -212,7 +212,9 @@ def _best_of(runs: int, fn: object, arg: str) -> float:
 def test_html_to_text_is_fast_on_a_50kb_page() -> None:
     page = _article(50_000)
     assert "Yarmouk camp & its residents were returning." in html_to_text(page)
-    assert _best_of(7, html_to_text, page) < 0.005
+    # About 4 ms on an idle 2-core machine; the bound only has to catch a slow
+    # (per-character Python, or quadratic) extractor, with room for a loaded CI machine.
+    assert _best_of(7, html_to_text, page) < 0.025
 
 
 @pytest.mark.parametrize("unit", ['<div "', "<!--", "<a", "<![CDATA[", "<span title='", "</"])
