@@ -46,11 +46,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from sys import byteorder
 
 from aggregator.fingerprint import SKETCH, unpack
 from aggregator.types import Fingerprint
 
 DEFAULT_WINDOW = timedelta(days=3)
+# Sketches are packed little-endian 32-bit (aggregator.minhash.sketch).
+_LITTLE_ENDIAN = byteorder == "little" and memoryview(b"\0\0\0\0").cast("I").itemsize == 4
 DEFAULT_SIMILARITY = 0.5
 
 
@@ -111,7 +114,7 @@ def resemblance(a: bytes, b: bytes, at_least: float = 0.0) -> float:
     Most comparisons are of a new entry (`a`, compared with each of its candidates) with
     a stored story that turns out not to resemble it: `a`'s values are memoised as a set,
     `b`'s are only unpacked, and the shared count alone rejects the usual candidate."""
-    first, second = _values(a), unpack(b)
+    first, second = _values(a), _ints(b)
     shared = len(first.intersection(second))
     size = min(SKETCH, len(first) + len(second) - shared)
     if not size or shared < at_least * size:  # the shared values bound the result
@@ -119,6 +122,11 @@ def resemblance(a: bytes, b: bytes, at_least: float = 0.0) -> float:
     both = first.intersection(second)
     union = sorted(first.union(second))[:SKETCH]
     return len(both.intersection(union)) / size
+
+
+def _ints(packed: bytes) -> Sequence[int]:
+    """A sketch's values, read in place where the machine's byte order is the stored one."""
+    return memoryview(packed).cast("I") if _LITTLE_ENDIAN else unpack(packed)
 
 
 @lru_cache(maxsize=1024)

@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.dedup import (
+    SKETCH,
     DedupPolicy,
     Existing,
     Incoming,
@@ -22,6 +25,7 @@ from aggregator.dedup import (
 )
 from aggregator.errors import ConfigErrors
 from aggregator.fingerprint import body_sentences, feed_fingerprints, fingerprint, title_words
+from aggregator.minhash import unpack
 from aggregator.normalize import canonical_url
 from aggregator.settings import DedupSettings, RetentionSettings, Settings, load_settings
 from aggregator.storage.db import Database
@@ -294,3 +298,33 @@ def test_dedup_and_retention_settings_are_checked(tmp_path: Path, text: str, mes
         _settings(tmp_path, text)
     first = str(info.value.errors[0])
     assert first.startswith(f"aggregator.toml: {message}"), first
+
+
+def _packed(values: list[int]) -> bytes:
+    return struct.pack(f"<{len(values)}I", *values)
+
+
+def _plain_resemblance(a: bytes, b: bytes, at_least: float) -> float:
+    """The definition, spelled out: of the SKETCH smallest values of both, the share
+    both have (0.0 below `at_least`)."""
+    first, second = set(unpack(a)), set(unpack(b))
+    both = first & second
+    size = min(SKETCH, len(first | second))
+    if not size or len(both) < at_least * size:
+        return 0.0
+    return len(both & set(sorted(first | second)[:SKETCH])) / size
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sets(st.integers(0, 2**32 - 1), min_size=1, max_size=300),
+    st.sets(st.integers(0, 2**32 - 1), max_size=300),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+)
+def test_resemblance_is_the_plain_definition(
+    common: set[int], extra: set[int], keep: float, at_least: float
+) -> None:
+    shared = sorted(common)[: max(1, int(len(common) * keep))]
+    a, b = _packed(sorted(common)[:SKETCH]), _packed(sorted(set(shared) | extra)[:SKETCH])
+    assert resemblance(a, b, at_least) == _plain_resemblance(a, b, at_least)

@@ -39,14 +39,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def process(value: Any) -> str | None:
+            if type(value) is datetime and value.tzinfo is UTC:  # nearly always
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
             moment = self.process_bind_param(value, dialect)
-            if moment is None:
-                return None
-            return (
-                f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
-                f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-                f".{moment.microsecond:06d}"
-            )
+            return None if moment is None else moment.isoformat(" ", "microseconds")
 
         return process
 
