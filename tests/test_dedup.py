@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aggregator.dedup import (
@@ -315,16 +315,18 @@ def _plain_resemblance(a: bytes, b: bytes, at_least: float) -> float:
     return len(both & set(sorted(first | second)[:SKETCH])) / size
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
+@example(set(range(1, 129)), {0, *range(2, 200)}, 0, 0.0)  # the 129th smallest is shared
+@example(set(range(0, 300, 2)), set(range(0, 300, 3)), 7, 0.5)
 @given(
-    st.sets(st.integers(0, 2**32 - 1), min_size=1, max_size=300),
-    st.sets(st.integers(0, 2**32 - 1), max_size=300),
-    st.floats(0.0, 1.0),
+    st.sets(st.integers(0, 400), min_size=1, max_size=300),
+    st.sets(st.integers(0, 400), min_size=1, max_size=300),
+    st.integers(0, 2**32 - 402),
     st.floats(0.0, 1.0),
 )
 def test_resemblance_is_the_plain_definition(
-    common: set[int], extra: set[int], keep: float, at_least: float
+    first: set[int], second: set[int], offset: int, at_least: float
 ) -> None:
-    shared = sorted(common)[: max(1, int(len(common) * keep))]
-    a, b = _packed(sorted(common)[:SKETCH]), _packed(sorted(set(shared) | extra)[:SKETCH])
+    a = _packed(sorted(v + offset for v in first)[:SKETCH])
+    b = _packed(sorted(v + offset for v in second)[:SKETCH])
     assert resemblance(a, b, at_least) == _plain_resemblance(a, b, at_least)
