@@ -48,7 +48,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from sys import byteorder
 
-from aggregator.fingerprint import SKETCH, unpack
+from aggregator.minhash import SKETCH, unpack
 from aggregator.types import Fingerprint
 
 DEFAULT_WINDOW = timedelta(days=3)

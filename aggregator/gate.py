@@ -30,7 +30,9 @@ class PollGate:
     def fetching(self, url: str) -> _Both:
         """A slot to fetch `url`: one of its host's and one of the global ones."""
         host = (urlsplit(url).hostname or "").lower()
-        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
+        semaphore = self._hosts.get(host)
+        if semaphore is None:
+            semaphore = self._hosts[host] = asyncio.Semaphore(self._per_host)
         return _Both(semaphore, self._total)
 
 

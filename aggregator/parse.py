@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import re
 import string
 import time
@@ -48,6 +49,7 @@ from aggregator.errors import ParseError
 from aggregator.normalize import html_to_text, single_line
 from aggregator.types import ParsedEntry, ParsedFeed
 
+log = logging.getLogger(__name__)
 _PLAIN = "text/plain"
 _WARNING_MAX = 200
 _BLANK = b" \t\r\n\x00\xef\xbb\xbf"  # whitespace, NULs and a UTF-8 byte order mark
@@ -146,7 +148,8 @@ def _run_fast_path(body: bytes, content_type: str | None) -> Any:
     an optimisation, so an unexpected error there must cost speed, never a feed)."""
     try:
         return fastparse.parse_fast(body, content_type)
-    except Exception:
+    except Exception:  # a bug in the fast path: say so, so it is not a silent slowdown
+        log.debug("fast parser failed; feedparser takes over", exc_info=True)
         return None
 
 

@@ -1,7 +1,8 @@
 """Poll one batch of feeds: fetch -> parse/normalize/match -> store stories, matches, outbox.
 
 The one place where network and database meet. Fetches run concurrently on one httpx
-client, bounded globally and per host; the CPU stage runs in a process pool so every
+client, bounded globally and per host, and slowed by backpressure when parsing and
+storing fall behind (gate.py); the CPU stage runs in a process pool so every
 core parses, each body under a deadline (parsepool.py); each feed's writes are one short
 transaction on a single database thread, opened only after the network and the parser
 are done. A failing feed becomes a recorded error on that feed and never stops the

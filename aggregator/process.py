@@ -30,7 +30,8 @@ _rules: WatchRules | None = None
 
 
 def init_worker(watchlists: Sequence[WatchlistSettings], parent: int | None = None) -> None:
-    """Process-pool initializer: compile the watchlists once per worker.
+    """Process-pool initializer: compile the watchlists once per worker, and set the
+    worker's collector policy (aggregator.gctune).
 
     With `parent` (the pid of the process that owns the pool), the worker also exits
     within a second of that process dying: a worker of a SIGKILLed daemon would

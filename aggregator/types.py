@@ -1,6 +1,7 @@
 """Frozen value objects passed between pipeline stages.
 
-These are plain dataclasses: no I/O, no database classes, no library objects. Storage
+These are plain dataclasses (some pickle by position, for the trip back from the parse
+workers): no I/O, no database classes, no library objects. Storage
 converts its rows into these before they leave `storage/`.
 """
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import Session
 
+from aggregator.errors import StorageError
 from aggregator.storage import entries as entry_store
 from aggregator.storage import feeds as feed_store
 from aggregator.storage.db import Database
@@ -175,6 +176,11 @@ def test_failure_counts_and_success_resets(db: Database) -> None:
         feed_store.record_success(s, feed_id, ok(), NOW)
         row = feed_store.feed_rows(s)[0]
     assert row.consecutive_errors == 0 and row.last_error is None and row.last_status == 200
+
+
+def test_success_for_a_feed_that_is_not_stored_is_an_error(db: Database) -> None:
+    with pytest.raises(StorageError, match="not in the database"), db.transaction() as s:
+        feed_store.record_success(s, 424242, ok(), NOW)
 
 
 def due(s: Session, at: datetime, owner: str = "me") -> list[int]:

@@ -1,6 +1,7 @@
 """Database engines: URL handling, SQLite pragmas, and the migration entry point.
 
-This module owns how a connection is made (WAL, busy timeout, foreign keys on SQLite;
+This module owns how a connection is made (WAL, busy timeout, foreign keys and a 16 MiB
+page cache per connection on SQLite;
 psycopg 3 on PostgreSQL) and how the schema is brought to the Alembic head. It must not
 contain queries.
 """

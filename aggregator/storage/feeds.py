@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, text, update
+from sqlalchemy import bindparam, func, literal, or_, text, update
 from sqlmodel import Session, col, select
 
+from aggregator.errors import StorageError
 from aggregator.storage.models import Entry, Feed
 from aggregator.types import FeedState
 
@@ -218,7 +219,8 @@ def record_success(session: Session, feed_id: int, outcome: FetchOutcome, now: d
             "body_hash": outcome.body_hash,
         }
     session.flush()  # see _update
-    session.connection().execute(statement, params)
+    if session.connection().execute(statement, params).rowcount != 1:
+        raise StorageError(f"feed {feed_id} is not in the database")
 
 
 def record_failure(
@@ -243,7 +245,9 @@ def record_failure(
         "consecutive_errors": _FEEDS.c.consecutive_errors + 1,
         "last_error": error[:2000],
         "last_error_at": now,
-        "failing_since": func.coalesce(_FEEDS.c.failing_since, now),
+        "failing_since": func.coalesce(
+            _FEEDS.c.failing_since, literal(now, _FEEDS.c.failing_since.type)
+        ),
     }
     if status == 410:
         values["gone_at"] = now

@@ -2,7 +2,8 @@
 
 A poll produces one small write per feed; committing each alone made the commit itself
 the cost (an fsync per feed on SQLite). The writer takes whatever writes are queued when
-it is free and runs them in one transaction. If that transaction fails, each write is
+it is free (a lone write first waits LINGER for company) and runs them in one
+transaction. If that transaction fails, each write is
 retried in a transaction of its own, so one bad feed never fails the others. Writes are
 functions of a Session; they must not do network I/O or wait on anything.
 """
@@ -58,11 +59,17 @@ class BatchWriter:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
-            if queue.empty() and self._linger:
-                await asyncio.sleep(self._linger)  # let a few more writes join this one
-            while len(batch) < self._max and not queue.empty():
-                batch.append(queue.get_nowait())
-            outcomes = await loop.run_in_executor(self._pool, self._apply, [fn for fn, _ in batch])
+            try:
+                if queue.empty() and self._linger:
+                    await asyncio.sleep(self._linger)  # let a few more writes join this one
+                while len(batch) < self._max and not queue.empty():
+                    batch.append(queue.get_nowait())
+                fns = [fn for fn, _ in batch]
+                outcomes = await loop.run_in_executor(self._pool, self._apply, fns)
+            except asyncio.CancelledError:  # closing: the writers in hand must not wait forever
+                for _, future in batch:
+                    future.cancel()
+                raise
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
