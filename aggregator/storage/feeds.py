@@ -231,8 +231,8 @@ def record_failure(
     status: int | None,
     now: datetime,
     next_poll_at: datetime,
-) -> int:
-    """Store the error on the feed; returns the new count of consecutive errors.
+) -> None:
+    """Store the error on the feed and count it among its consecutive errors.
 
     410 Gone marks the feed gone: it is not polled again until its URL changes.
     """
@@ -252,7 +252,6 @@ def record_failure(
     if status == 410:
         values["gone_at"] = now
     _update(session, feed_id, values)
-    return consecutive_errors(session, feed_id)
 
 
 def consecutive_errors(session: Session, feed_id: int) -> int:
